@@ -1,0 +1,56 @@
+"""Session-wide fixtures: one real native stack for the whole test session.
+
+By default the session starts the native stack in a fresh state directory
+(`.txlake-test/` in the project root, wiped first) and stops every process it
+started when the session ends, pass or fail. With TXLAKE_TEST_STACK=external
+the tests use whatever the settings point at (a compose stack, a stack you
+started yourself) and neither start nor stop anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from txlake.settings import Settings, get_settings, project_root
+
+EXTERNAL = os.environ.get("TXLAKE_TEST_STACK") == "external"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not EXTERNAL:
+        # Before anything reads the settings: the test stack has its own state.
+        os.environ.setdefault("TXLAKE_HOME", str(project_root() / ".txlake-test"))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings) -> Iterator[Settings]:
+    """The running stack (PostgreSQL, Kafka, Connect + Debezium, MinIO)."""
+    if EXTERNAL:
+        yield settings
+        return
+    from txlake.stack import manager
+
+    manager.down(settings, volumes=True)
+    shutil.rmtree(settings.home, ignore_errors=True)
+    try:
+        manager.up(settings)
+        yield settings
+    finally:
+        manager.down(settings)
+
+
+@pytest.fixture
+def pg(stack: Settings) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the source database as its owner."""
+    with psycopg.connect(stack.postgres_dsn(), autocommit=True) as conn:
+        yield conn

@@ -1,0 +1,3 @@
+from txlake.cli import main
+
+main()

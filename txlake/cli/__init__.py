@@ -1,0 +1,49 @@
+"""The `txlake` console script: thin command groups over the operations modules."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from txlake import __version__
+from txlake.cli.config import config
+from txlake.cli.stack import stack
+from txlake.errors import TxlakeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="txlake")
+def cli() -> None:
+    """txlake: change data capture from PostgreSQL into a Delta lakehouse and a feature store.
+
+    \b
+    Start here:
+      txlake stack up        start PostgreSQL, Kafka, Debezium, MinIO, ... as local processes
+      txlake stack status    see what runs where, and whether it is healthy
+      txlake config          show the resolved settings (from the environment and .env)
+
+    Settings come from environment variables and the project's .env file
+    (created from .env.example, with generated secrets, on first use).
+    """
+
+
+cli.add_command(config)
+cli.add_command(stack)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("txlake: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except TxlakeError as error:
+        click.echo(f"txlake: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("txlake: interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,229 @@
+"""Typed settings: the one place txlake reads configuration from.
+
+Precedence: environment variables > the project's `.env` file > defaults.
+The native stack, the compose file, Airflow tasks and the Feast repo all read
+the same names, so a value changed in `.env` changes it everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from txlake.errors import TxlakeError
+
+ENV_FILE_VAR = "TXLAKE_ENV_FILE"
+# Blank values of these names in `.env` are filled with generated secrets.
+GENERATED_SECRETS = (
+    "POSTGRES_PASSWORD",
+    "DEBEZIUM_PASSWORD",
+    "S3_SECRET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+)
+
+
+class SettingsError(TxlakeError):
+    """A missing or invalid setting; the message names it."""
+
+
+def project_root() -> Path:
+    """The checkout txlake runs from: where config/, scripts/ and .env live."""
+    override = os.environ.get("TXLAKE_PROJECT_DIR")
+    if override:
+        return Path(override).resolve()
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists():
+        return here
+    return Path.cwd()
+
+
+def env_file_path() -> Path:
+    return Path(os.environ.get(ENV_FILE_VAR) or project_root() / ".env")
+
+
+def _generated_secret() -> str:
+    # URL-safe and free of characters that need quoting in .env, JDBC URLs or YAML.
+    return secrets.token_urlsafe(24).replace("-", "x").replace("_", "y")
+
+
+def ensure_env_file(path: Path | None = None) -> Path:
+    """Create `.env` from `.env.example` on first use and fill blank secrets.
+
+    Existing values are never changed, so a user's edits survive.
+    """
+    path = path or env_file_path()
+    if not path.exists():
+        example = project_root() / ".env.example"
+        if not example.exists():
+            raise SettingsError(f"no {path.name} and no .env.example next to it in {path.parent}")
+        text = example.read_text()
+    else:
+        text = path.read_text()
+    lines = []
+    changed = not path.exists()
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.strip() in GENERATED_SECRETS and not value.strip():
+            line = f"{name.strip()}={_generated_secret()}"
+            changed = True
+        lines.append(line)
+    if changed:
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+    return path
+
+
+_HOSTPORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = Field(5432, ge=1, le=65535)
+    postgres_db: str = "txlake"
+    postgres_user: str = "txlake"
+    postgres_password: SecretStr
+    debezium_user: str = "debezium"
+    debezium_password: SecretStr
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    kafka_connect_url: str = "http://127.0.0.1:8083"
+    cdc_topic_prefix: str = "txlake"
+    cdc_connector_name: str = "txlake-postgres"
+    cdc_slot_name: str = "txlake_slot"
+    cdc_publication: str = "txlake_pub"
+    cdc_topic_partitions: int = Field(1, ge=1)
+    cdc_topic_retention_ms: int = Field(604_800_000, ge=-1)
+
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_console_port: int = Field(9001, ge=1, le=65535)
+    s3_region: str = "us-east-1"
+    s3_access_key: str = "txlake"
+    s3_secret_key: SecretStr
+    lake_bucket: str = "lakehouse"
+
+    trino_host: str = "127.0.0.1"
+    trino_port: int = Field(8080, ge=1, le=65535)
+    airflow_url: str = "http://127.0.0.1:8081"
+    airflow_admin_user: str = "admin"
+    airflow_admin_password: SecretStr
+
+    txlake_home: Path = Path(".txlake")
+    txlake_cache: Path = Path("~/.cache/txlake")
+
+    @field_validator("s3_endpoint", "kafka_connect_url", "airflow_url")
+    @classmethod
+    def _url_with_scheme(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be a URL with a scheme, like http://127.0.0.1:9000 (got {value!r})")
+        return value.rstrip("/")
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",")]
+        if not servers or not all(_HOSTPORT.match(s) for s in servers):
+            raise ValueError(f"must be host:port[,host:port] (got {value!r})")
+        return ",".join(servers)
+
+    @field_validator("trino_host", "postgres_host")
+    @classmethod
+    def _bare_host(cls, value: str) -> str:
+        if "://" in value or "/" in value or not value:
+            raise ValueError(f"must be a bare host name or address (got {value!r})")
+        return value
+
+    @field_validator("cdc_topic_prefix", "cdc_slot_name", "cdc_publication", "lake_bucket")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.\-]*", value):
+            raise ValueError(f"use lower-case letters, digits, '_', '-', '.' (got {value!r})")
+        return value
+
+    # -- derived values -----------------------------------------------------
+
+    @property
+    def home(self) -> Path:
+        """State directory of the native stack (data, logs, pid files)."""
+        path = self.txlake_home.expanduser()
+        return path if path.is_absolute() else project_root() / path
+
+    @property
+    def cache(self) -> Path:
+        return self.txlake_cache.expanduser()
+
+    @property
+    def s3_port(self) -> int:
+        return urlsplit(self.s3_endpoint).port or 80
+
+    @property
+    def s3_host(self) -> str:
+        return urlsplit(self.s3_endpoint).hostname or "127.0.0.1"
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def connect_port(self) -> int:
+        return urlsplit(self.kafka_connect_url).port or 80
+
+    @property
+    def airflow_port(self) -> int:
+        return urlsplit(self.airflow_url).port or 80
+
+    def cdc_topic(self, table: str) -> str:
+        return f"{self.cdc_topic_prefix}.public.{table}"
+
+    def postgres_dsn(self, user: str | None = None, password: str | None = None) -> str:
+        """libpq keyword DSN; the owner's credentials unless told otherwise."""
+        user = user or self.postgres_user
+        password = password if password is not None else self.postgres_password.get_secret_value()
+        return (
+            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
+            f"user={user} password={password} connect_timeout=5"
+        )
+
+    def as_env(self, *, reveal: bool = True) -> dict[str, str]:
+        """The settings as environment variables, keyed by their names."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value: Any = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value() if reveal else "********"
+            out[name.upper()] = str(value)
+        return out
+
+
+def _format_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    if first["type"] == "missing":
+        return f"setting {name} is missing: set it in the environment or in {env_file_path()}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"setting {name} is invalid: {message}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load settings once per process, creating `.env` on first use."""
+    env_file = ensure_env_file()
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise SettingsError(_format_error(error)) from None
