@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     txlake_home: Path = Path(".txlake")
     txlake_cache: Path = Path("~/.cache/txlake")
 
+    @field_validator("postgres_password", "debezium_password", "s3_secret_key",
+                     "airflow_admin_password")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters (MinIO and good sense require it)")
+        return value
+
     @field_validator("s3_endpoint", "kafka_connect_url", "airflow_url")
     @classmethod
     def _url_with_scheme(cls, value: str) -> str:
