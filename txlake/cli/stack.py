@@ -67,6 +67,17 @@ def up(as_json: bool) -> None:
 
 
 @stack.command()
+def install() -> None:
+    """Download and build the services into the cache without starting them.
+
+    `up` does this itself; run it alone to prepare a machine (CI, an image).
+    """
+    from txlake.stack import manager
+
+    manager.install(get_settings())
+
+
+@stack.command()
 @click.option("--volumes", is_flag=True,
               help="Also delete all data, logs, checkpoints and registries of the stack "
                    "(keeps .env and the download cache).")

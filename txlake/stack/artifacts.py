@@ -151,7 +151,9 @@ def go_install(cache: Path, module: str, version: str, binary: str) -> Path:
         raise ArtifactError(f"Go is needed to build {binary} ({module}): apt-get install golang")
     say(f"building {binary} from {module}@{version} (first run only, a few minutes) ...")
     started = time.monotonic()
-    env = dict(os.environ, GOBIN=str(bindir), CGO_ENABLED="0")
+    # GOTOOLCHAIN=auto: an older local Go fetches the toolchain the module asks
+    # for through the module proxy instead of failing.
+    env = dict(os.environ, GOBIN=str(bindir), CGO_ENABLED="0", GOTOOLCHAIN="auto")
     _run(["go", "install", "-trimpath", f"{module}@{version}"], f"building {binary}",
          bindir.parent / f"{binary}-build.log", env=env)
     if not exe.exists():

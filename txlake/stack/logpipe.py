@@ -22,10 +22,22 @@ class RotatingLog:
         self.size = self.file.tell()
 
     def write(self, data: bytes) -> None:
-        if self.size + len(data) > self.max_bytes and self.size > 0:
-            self.rotate()
-        self.file.write(data)
-        self.size += len(data)
+        """Append whole lines, rotating before a line that would overflow the file."""
+        batch: list[bytes] = []
+        batch_size = 0
+        for line in data.splitlines(keepends=True):
+            if self.size + batch_size + len(line) > self.max_bytes and self.size + batch_size:
+                self._append(b"".join(batch))
+                batch, batch_size = [], 0
+                self.rotate()
+            batch.append(line)
+            batch_size += len(line)
+        self._append(b"".join(batch))
+
+    def _append(self, data: bytes) -> None:
+        if data:
+            self.file.write(data)
+            self.size += len(data)
 
     def rotate(self) -> None:
         self.file.close()

@@ -1,0 +1,44 @@
+# Two commands on a fresh clone: `make demo` (the main job) and `make test`.
+# Each creates .venv and installs what it needs first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test system venv tools lint bench-stack bench-generate clean
+
+demo: system venv
+	$(BIN)/txlake demo
+
+test: system venv tools
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+
+system:
+	@bash scripts/install_system.sh
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# Validators for docker_all/ (compose CLI built from its Go module, hadolint).
+tools: venv
+	@bash scripts/install_compose_tools.sh
+
+lint: venv
+	$(BIN)/ruff check txlake tests bench external_scripts
+
+bench-stack: system venv
+	$(BIN)/python bench/bench_stack.py
+
+bench-generate: system venv
+	$(BIN)/python bench/bench_generate.py
+
+clean:
+	-$(BIN)/txlake stack down
+	rm -rf $(VENV)
