@@ -8,7 +8,8 @@
 #
 # Both land in ${TXLAKE_CACHE}/bin (default ~/.cache/txlake/bin), shared by every
 # checkout. Idempotent: a tool already at the pinned version is left alone.
-# Needs: go (1.24+) with the Go module proxy reachable, python3 with pip, PyPI.
+# Needs: go 1.26+ (compose v5.5.0 says `go 1.26.3`; an older go with GOTOOLCHAIN=auto
+# fetches that toolchain through the proxy), the Go module proxy, python3 with pip, PyPI.
 #
 # Usage: scripts/install_compose_tools.sh        (prints where the tools are)
 set -euo pipefail
@@ -40,14 +41,14 @@ stamp="$bin/.docker-compose.version"
 if [[ -x "$compose" && -f "$stamp" && "$(cat "$stamp")" == "$COMPOSE_MODULE@$COMPOSE_VERSION" ]]; then
     log "docker-compose $COMPOSE_VERSION already in $bin (skipped)"
 else
-    command -v go >/dev/null || { log "error: go is not on PATH (Go 1.24+ is needed to build compose)"; exit 1; }
+    command -v go >/dev/null || { log "error: go is not on PATH (Go 1.26+ is needed to build compose)"; exit 1; }
     log "building docker-compose from $COMPOSE_MODULE@$COMPOSE_VERSION with $(go version | cut -d' ' -f3) (a few minutes the first time)"
     t0="$(now)"
     # `go install $COMPOSE_MODULE/cmd@$COMPOSE_VERSION` refuses this module (its
     # go.mod has `exclude` directives), so fetch the module through the Go proxy
     # (checksums verified against the sum database) and build it as the main
     # module, the way upstream's Makefile does.
-    src="$(go mod download -json "$COMPOSE_MODULE@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    src="$(cd "${TMPDIR:-/tmp}" && go mod download -json "$COMPOSE_MODULE@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
     [[ -d "$src" ]] || { log "error: could not download $COMPOSE_MODULE@$COMPOSE_VERSION"; exit 1; }
     CGO_ENABLED=0 go build -C "$src" -trimpath \
         -ldflags "-w -X $COMPOSE_MODULE/internal.Version=$COMPOSE_VERSION" \

@@ -12,6 +12,7 @@ configuration: the same settings, ports, worker properties and config files.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -245,7 +246,8 @@ def test_every_pulled_image_cites_where_its_tag_is_documented(services: dict[str
 
 
 def dockerfiles() -> list[Path]:
-    return sorted(p for p in DOCKER_DIR.rglob("Dockerfile*") if not p.name.endswith(".dockerignore"))
+    found = DOCKER_DIR.rglob("Dockerfile*")
+    return sorted(p for p in found if not p.name.endswith(".dockerignore"))
 
 
 def test_dockerfile_base_images_are_pinned_and_cited() -> None:
@@ -354,7 +356,9 @@ def test_kafka_has_internal_and_loopback_listeners(
 ) -> None:
     env = services["kafka"]["environment"]
     settings = Settings(_env_file=test_env[0])  # type: ignore[call-arg]
-    advertised = dict(item.split("://", 1)[::-1] for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    advertised = dict(
+        item.split("://", 1)[::-1] for item in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    )
     listeners = {item.split("://", 1)[0]: item for item in env["KAFKA_LISTENERS"].split(",")}
     external = advertised[f"127.0.0.1:{settings.kafka_port}"]
     # The host's advertised listener is the one the published port leads to.
@@ -440,6 +444,42 @@ def test_stateful_services_use_named_volumes(config: dict) -> None:
 
 
 # --- Dockerfiles ---------------------------------------------------------------
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule for .dockerignore: the last matching pattern wins; `!` re-includes."""
+    ignored = False
+    parts = Path(path).parts
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        if any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes):
+            ignored = not negated
+    return ignored
+
+
+def test_dockerfile_copies_only_what_the_context_has(services: dict[str, dict]) -> None:
+    """What `docker build` would need: every COPY source exists and is not ignored."""
+    build = services["init"]["build"]
+    context = Path(build["context"]).resolve()
+    assert context == ROOT
+    dockerfile = context / build["dockerfile"]
+    ignore_file = dockerfile.with_name(dockerfile.name + ".dockerignore")
+    patterns = [line.strip() for line in ignore_file.read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    copies = [line.split()[1:] for line in dockerfile.read_text().splitlines()
+              if re.match(r"^(COPY|ADD)\s", line)]
+    assert copies
+    for args in copies:
+        if any(arg.startswith("--from") for arg in args):
+            continue
+        for source in [a for a in args if not a.startswith("--")][:-1]:
+            assert (context / source).exists(), f"{dockerfile.name} copies {source}: missing"
+            assert not _ignored(source, patterns), f"{source} is excluded by {ignore_file.name}"
+    # The context leaves out what must not reach an image.
+    for private in (".env", ".venv/bin/python", ".git/HEAD", ".txlake/x"):
+        assert _ignored(private, patterns), private
 
 
 @pytest.mark.parametrize("dockerfile", dockerfiles(), ids=lambda p: str(p.relative_to(ROOT)))
