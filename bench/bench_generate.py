@@ -9,7 +9,8 @@ Prints rows/s per phase:
 
   generate            numpy/pyarrow rows only
   generate+csv        rows rendered to the CSV that COPY reads
-  copy                COPY of pre-rendered CSV only (the server's limit)
+  copy                COPY of pre-rendered CSV only (the server's limit), with the
+                      foreign key checked per row, then checked once (see load.py)
   sequential          build a chunk, copy it, build the next, ...
   pipelined           build the next chunk in a thread while this one is copied
   full command        generate_transactions with default shares, one commit
@@ -23,9 +24,7 @@ import time
 from datetime import date
 from functools import partial
 
-import numpy as np
 import psycopg
-import pyarrow as pa
 
 from txlake.generate import jobs, load
 from txlake.generate import transactions as tx
@@ -81,44 +80,49 @@ def main() -> None:
         users = [r[0] for r in admin.execute(f"SELECT user_id FROM {SCHEMA}.customers")]
         users.sort()
         spec = tx.DaySpec(DAY, args.rows, SEED, jobs.DEFAULT_LATE_SHARE)
-        vendors = vendor_pool(SEED)
-        cdf = np.cumsum(tx.user_activity(users, SEED))
-        user_array = pa.array(users, pa.string())
-        makers = [partial(tx.chunk_table, spec, i, user_array, cdf, vendors)
-                  for i in range(tx.chunk_count(args.rows))]
+        batch = tx.DayBatch.build(spec, users, vendor_pool(SEED))
+        makers = [partial(batch.chunk, i) for i in range(batch.chunks)]
 
         results.append(("generate", args.rows, timed(lambda: [m() for m in makers])))
         buffers: list[bytes] = []
         results.append(("generate+csv", args.rows,
                         timed(lambda: buffers.extend(load.to_csv(m()) for m in makers))))
 
-        def copy_only() -> None:
-            with load.session(settings) as conn, conn.cursor() as cur, cur.copy(
-                f"COPY transactions ({', '.join(tx.COLUMNS)}) FROM STDIN (FORMAT csv)"
-            ) as copy:
+        copy_sql = f"COPY transactions ({', '.join(tx.COLUMNS)}) FROM STDIN (FORMAT csv)"
+
+        def loading(body, keys_once: bool = True):
+            """Runs body(conn) as the generator does: one transaction, keys checked once."""
+            def run() -> None:
+                with load.session(settings) as conn:
+                    if keys_once:
+                        with load.foreign_keys_checked_once(conn, "transactions"):
+                            body(conn)
+                    else:
+                        body(conn)
+            return run
+
+        def copy_only(conn) -> None:
+            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
                 for data in buffers:
                     copy.write(data)
 
-        empty_transactions(admin)
-        results.append(("copy (pre-rendered csv)", args.rows, timed(copy_only)))
-        buffers.clear()
-
-        def sequential() -> None:
-            with load.session(settings) as conn, conn.cursor() as cur, cur.copy(
-                f"COPY transactions ({', '.join(tx.COLUMNS)}) FROM STDIN (FORMAT csv)"
-            ) as copy:
+        def sequential(conn) -> None:
+            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
                 for make in makers:
                     copy.write(load.to_csv(make()))
 
-        empty_transactions(admin)
-        results.append(("sequential generate+copy", args.rows, timed(sequential)))
+        def pipelined(conn) -> None:
+            load.copy_chunks(conn, "transactions", tx.COLUMNS, makers)
 
-        def pipelined() -> None:
-            with load.session(settings) as conn:
-                load.copy_chunks(conn, "transactions", tx.COLUMNS, makers)
-
-        empty_transactions(admin)
-        results.append(("pipelined generate+copy", args.rows, timed(pipelined)))
+        for name, body, keys_once in (
+            ("copy, foreign key checked per row", copy_only, False),
+            ("copy (pre-rendered csv)", copy_only, True),
+            ("sequential generate+copy", sequential, True),
+            ("pipelined generate+copy", pipelined, True),
+        ):
+            empty_transactions(admin)
+            results.append((name, args.rows, timed(loading(body, keys_once))))
+        buffers.clear()
 
         empty_transactions(admin)
         result = jobs.generate_transactions(settings, DAY, args.rows, SEED)

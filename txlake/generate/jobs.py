@@ -8,13 +8,13 @@ commit together, so a crash leaves the day either complete or absent.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import partial
 
-import numpy as np
 import pyarrow as pa
 
 from txlake.errors import TxlakeError
@@ -158,38 +158,31 @@ def generate_transactions(
         if present:
             return TransactionsResult(day.isoformat(), "skipped", 0, 0, 0, 0, 0, 0,
                                       time.perf_counter() - started, 0.0)
-        users = load.all_user_ids(conn)
-        if not users:
-            raise TxlakeError("no customers yet: run `txlake generate customers --count N` first")
-        vendors = vendor_pool(seed)
-        spec = tx.DaySpec(day, count, seed, late_share)
-        activity_cdf = np.cumsum(tx.user_activity(users, seed))
-        user_array = pa.array(users, pa.string())
-        late_arrivals = 0
-
-        def chunk(index: int) -> pa.Table:
-            nonlocal late_arrivals
-            rows = tx.chunk_table(spec, index, user_array, activity_cdf, vendors)
-            late_arrivals += rows.num_rows - _on_day(rows, day)
-            return rows
-
-        insert_started = time.perf_counter()
-        inserted = load.copy_chunks(
-            conn, "transactions", tx.COLUMNS,
-            [partial(chunk, i) for i in range(tx.chunk_count(count))],
-            progress or (lambda rows: None),
-        )
+        with contextlib.ExitStack() as keys:
+            if load.bulk_fk_worthwhile(conn, "transactions", count):
+                # Before the customers are read: the drop locks customers
+                # against deletes, so re-creating the key cannot fail.
+                keys.enter_context(load.foreign_keys_checked_once(conn, "transactions"))
+            users = load.all_user_ids(conn)
+            if not users:
+                raise TxlakeError(
+                    "no customers yet: run `txlake generate customers --count N` first"
+                )
+            vendors = vendor_pool(seed)
+            batch = tx.DayBatch.build(tx.DaySpec(day, count, seed, late_share), users, vendors)
+            insert_started = time.perf_counter()
+            inserted = load.copy_chunks(
+                conn, "transactions", tx.COLUMNS,
+                [partial(batch.chunk, i) for i in range(batch.chunks)],
+                progress or (lambda rows: None),
+            )
         insert_seconds = time.perf_counter() - insert_started
         changes = _apply_changes(conn, day, count, seed, update_share, delete_share, vendors)
     return TransactionsResult(
-        date=day.isoformat(), status="created", inserted=inserted, late_arrivals=late_arrivals,
-        seconds=time.perf_counter() - started, insert_seconds=insert_seconds, **changes,
+        date=day.isoformat(), status="created", inserted=inserted,
+        late_arrivals=batch.late_arrivals, seconds=time.perf_counter() - started,
+        insert_seconds=insert_seconds, **changes,
     )
-
-
-def _on_day(rows: pa.Table, day: date) -> int:
-    times = rows["transaction_time"].to_numpy()
-    return int((times >= np.datetime64(day)).sum())
 
 
 def _apply_changes(conn, day, count, seed, update_share, delete_share, vendors) -> dict:

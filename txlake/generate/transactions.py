@@ -40,6 +40,7 @@ HOURLY_RHYTHM = np.array([
 _HOUR_CDF = np.cumsum(HOURLY_RHYTHM / HOURLY_RHYTHM.sum())
 _HOUR_CDF[-1] = 1.0
 _DML_STREAM = 0x646D6C  # "dml"
+_TIME_STREAM = 0x74696D  # "tim"
 
 COLUMNS = ("transaction_id", "user_id", "amount", "vendor", "source", "transaction_time",
            "updated_at")
@@ -122,43 +123,74 @@ class DaySpec:
     late_share: float
 
 
-def chunk_table(
-    spec: DaySpec, chunk: int, users: pa.Array, activity_cdf: np.ndarray, vendors: VendorPool
-) -> pa.Table:
-    """Rows of one chunk of the day's inserts, ids seq chunk*CHUNK_ROWS+1 onwards."""
-    first = chunk * CHUNK_ROWS
-    n = min(CHUNK_ROWS, spec.count - first)
-    rng = np.random.default_rng([spec.seed, spec.day.toordinal(), chunk])
+def day_times(spec: DaySpec) -> tuple[np.ndarray, np.ndarray]:
+    """When each of the day's inserts happened and arrived (epoch seconds), by arrival.
 
-    who = np.searchsorted(activity_cdf, rng.random(n) * activity_cdf[-1], side="right")
-    who = np.minimum(who, len(activity_cdf) - 1)
-    category = np.searchsorted(cats.category_cdf(), rng.random(n), side="right")
-    category = np.minimum(category, len(cats.CATEGORIES) - 1)
-    vendor = np.searchsorted(vendors.keyed_cdf, category + rng.random(n), side="right")
-    vendor = np.clip(vendor, vendors.bounds[category, 0], vendors.bounds[category, 1] - 1)
-    cents = amounts_cents(rng, category)
-    channel = (rng.random(n)[:, None] > cats.channel_cdf()[category]).sum(axis=1)
-    channel = np.minimum(channel, len(cats.CHANNELS) - 1)
-
-    # Late arrivals: inserted with the day's batch, but they happened 1..7 days
-    # earlier; they reach the database during the day (updated_at on the day).
+    Late arrivals happened 1..7 days earlier (most of them the day before)
+    but reach the database during the day. Ids follow arrival order, as a
+    database sequence would, which also keeps the time index append-mostly.
+    """
+    n = spec.count
+    rng = np.random.default_rng([spec.seed, spec.day.toordinal(), _TIME_STREAM])
     late = rng.random(n) < spec.late_share
     days_back = np.where(late, np.minimum(rng.geometric(0.55, n), LATE_WINDOW_DAYS), 0)
     day_start = _epoch_seconds(spec.day)
     happened = day_start - days_back * 86_400 + _seconds_of_day(rng, n)
     arrived = np.where(late, day_start + _seconds_of_day(rng, n), happened)
+    order = np.argsort(arrived, kind="stable")
+    return happened[order], arrived[order]
 
-    ids = transaction_ids(spec.day, np.arange(first + 1, first + n + 1))
-    return pa.table({
-        "transaction_id": pa.array(ids, pa.string()),
-        "user_id": users.take(pa.array(who)),
-        "amount": _decimal_cents(cents),
-        "vendor": _lookup(vendor, vendors.names),
-        "source": _lookup(channel, cats.CHANNELS),
-        # Naive UTC timestamps: the loader sets the session time zone to UTC.
-        "transaction_time": pa.array(happened.astype("datetime64[s]")),
-        "updated_at": pa.array(arrived.astype("datetime64[s]")),
-    })
+
+@dataclass(frozen=True)
+class DayBatch:
+    """Everything fixed for a day before its chunks are built."""
+
+    spec: DaySpec
+    users: pa.Array  # user ids, sorted
+    activity_cdf: np.ndarray  # cumulative user_activity, aligned with users
+    vendors: VendorPool
+    happened: np.ndarray
+    arrived: np.ndarray
+
+    @classmethod
+    def build(cls, spec: DaySpec, users: list[str], vendors: VendorPool) -> DayBatch:
+        happened, arrived = day_times(spec)
+        return cls(spec, pa.array(users, pa.string()),
+                   np.cumsum(user_activity(users, spec.seed)), vendors, happened, arrived)
+
+    @property
+    def chunks(self) -> int:
+        return chunk_count(self.spec.count)
+
+    @property
+    def late_arrivals(self) -> int:
+        return int((self.happened < _epoch_seconds(self.spec.day)).sum())
+
+    def chunk(self, index: int) -> pa.Table:
+        """Rows of one chunk: ids seq index*CHUNK_ROWS+1 onwards."""
+        first = index * CHUNK_ROWS
+        n = min(CHUNK_ROWS, self.spec.count - first)
+        rng = np.random.default_rng([self.spec.seed, self.spec.day.toordinal(), index])
+        cdf = self.activity_cdf
+        who = np.minimum(np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right"), len(cdf) - 1)
+        category = np.searchsorted(cats.category_cdf(), rng.random(n), side="right")
+        category = np.minimum(category, len(cats.CATEGORIES) - 1)
+        vendors = self.vendors
+        vendor = np.searchsorted(vendors.keyed_cdf, category + rng.random(n), side="right")
+        vendor = np.clip(vendor, vendors.bounds[category, 0], vendors.bounds[category, 1] - 1)
+        cents = amounts_cents(rng, category)
+        channel = (rng.random(n)[:, None] > cats.channel_cdf()[category]).sum(axis=1)
+        channel = np.minimum(channel, len(cats.CHANNELS) - 1)
+        return pa.table({
+            "transaction_id": transaction_ids(self.spec.day, np.arange(first + 1, first + n + 1)),
+            "user_id": self.users.take(pa.array(who)),
+            "amount": _decimal_cents(cents),
+            "vendor": _lookup(vendor, vendors.names),
+            "source": _lookup(channel, cats.CHANNELS),
+            # Naive UTC timestamps: the loader sets the session time zone to UTC.
+            "transaction_time": pa.array(self.happened[first:first + n].astype("datetime64[s]")),
+            "updated_at": pa.array(self.arrived[first:first + n].astype("datetime64[s]")),
+        })
 
 
 # -- updates and deletes ---------------------------------------------------------
