@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test system venv tools lint bench-stack bench-generate clean
+.PHONY: demo test system venv tools lint lock bench-stack bench-generate clean
 
 demo: system venv
 	$(BIN)/txlake demo
@@ -29,6 +29,12 @@ $(STAMP): requirements.txt pyproject.toml
 # Validators for docker_all/ (compose CLI built from its Go module, hadolint).
 tools: venv
 	@bash scripts/install_compose_tools.sh
+
+# Re-pin requirements.txt from the current .venv (after changing pyproject.toml).
+lock: venv
+	{ echo "# The pinned lock of the Python environment (.venv), made with pip freeze on Python 3.11."; \
+	  echo "# Ranges live in pyproject.toml; regenerate after changing them: make lock"; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v -e '^-e' -e '^txlake'; } > requirements.txt
 
 lint: venv
 	$(BIN)/ruff check txlake tests bench external_scripts

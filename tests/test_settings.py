@@ -50,6 +50,7 @@ def test_environment_overrides_env_file(tmp_path):
     ("KAFKA_BOOTSTRAP_SERVERS", "http://127.0.0.1:9092"),
     ("TRINO_HOST", "http://trino"),
     ("POSTGRES_PASSWORD", "short"),
+    ("S3_PORT", "9100"),  # disagrees with S3_ENDPOINT's port
 ])
 def test_a_wrong_setting_gives_one_line_naming_it(tmp_path, name, value):
     result = _config(tmp_path, **{name: value})

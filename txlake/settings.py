@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from txlake.errors import TxlakeError
@@ -81,6 +81,7 @@ def ensure_env_file(path: Path | None = None) -> Path:
     return path
 
 
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _HOSTPORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 
 
@@ -100,8 +101,10 @@ class Settings(BaseSettings):
     debezium_password: SecretStr
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_port: int = Field(9092, ge=1, le=65535)
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_connect_url: str = "http://127.0.0.1:8083"
+    kafka_connect_port: int = Field(8083, ge=1, le=65535)
     cdc_topic_prefix: str = "txlake"
     cdc_connector_name: str = "txlake-postgres"
     cdc_slot_name: str = "txlake_slot"
@@ -110,6 +113,7 @@ class Settings(BaseSettings):
     cdc_topic_retention_ms: int = Field(604_800_000, ge=-1)
 
     s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_port: int = Field(9000, ge=1, le=65535)
     s3_console_port: int = Field(9001, ge=1, le=65535)
     s3_region: str = "us-east-1"
     s3_access_key: str = "txlake"
@@ -163,6 +167,23 @@ class Settings(BaseSettings):
             raise ValueError(f"use lower-case letters, digits, '_', '-', '.' (got {value!r})")
         return value
 
+    @model_validator(mode="after")
+    def _ports_agree(self) -> Settings:
+        """Where a URL points at this machine, its port must be the one the stack
+        listens on (the compose file publishes the *_PORT values)."""
+        pairs = [
+            ("KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers.split(",")[0], "KAFKA_PORT",
+             self.kafka_port),
+            ("KAFKA_CONNECT_URL", self.kafka_connect_url, "KAFKA_CONNECT_PORT", self.kafka_connect_port),
+            ("S3_ENDPOINT", self.s3_endpoint, "S3_PORT", self.s3_port),
+        ]
+        for url_name, url, port_name, port in pairs:
+            parts = urlsplit(url if "://" in url else f"//{url}")
+            if parts.hostname in _LOCAL_HOSTS and parts.port != port:
+                raise ValueError(f"{url_name} uses port {parts.port} but {port_name} is {port}; "
+                                 "make them agree")
+        return self
+
     # -- derived values -----------------------------------------------------
 
     @property
@@ -176,20 +197,8 @@ class Settings(BaseSettings):
         return self.txlake_cache.expanduser()
 
     @property
-    def s3_port(self) -> int:
-        return urlsplit(self.s3_endpoint).port or 80
-
-    @property
     def s3_host(self) -> str:
         return urlsplit(self.s3_endpoint).hostname or "127.0.0.1"
-
-    @property
-    def kafka_port(self) -> int:
-        return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
-
-    @property
-    def connect_port(self) -> int:
-        return urlsplit(self.kafka_connect_url).port or 80
 
     @property
     def airflow_port(self) -> int:
@@ -221,6 +230,8 @@ class Settings(BaseSettings):
 def _format_error(error: ValidationError) -> str:
     first = error.errors()[0]
     name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    if not first["loc"]:  # a check across several settings names them itself
+        return f"settings disagree: {first['msg'].removeprefix('Value error, ')}"
     if first["type"] == "missing":
         return f"setting {name} is missing: set it in the environment or in {env_file_path()}"
     message = first["msg"].removeprefix("Value error, ")

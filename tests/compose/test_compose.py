@@ -188,7 +188,7 @@ def test_published_ports_are_the_settings_ports(
     settings = Settings(_env_file=test_env[0])  # type: ignore[call-arg]
     assert host_ports(services["postgres"]) == {settings.postgres_port}
     assert host_ports(services["kafka"]) == {settings.kafka_port}
-    assert host_ports(services["connect"]) == {settings.connect_port}
+    assert host_ports(services["connect"]) == {settings.kafka_connect_port}
     assert host_ports(services["minio"]) == {settings.s3_port, settings.s3_console_port}
 
 

@@ -34,7 +34,8 @@ cli.add_command(stack)
 
 def main() -> None:
     try:
-        cli(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = cli(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("txlake: aborted", err=True)
         sys.exit(130)
@@ -47,3 +48,4 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("txlake: interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -37,7 +37,7 @@ class Connect(Service):
     def ports(self, settings: Settings) -> list[tuple[str, int]]:
         from urllib.parse import urlsplit
 
-        return [(urlsplit(settings.kafka_connect_url).hostname or "127.0.0.1", settings.connect_port)]
+        return [(urlsplit(settings.kafka_connect_url).hostname or "127.0.0.1", settings.kafka_connect_port)]
 
     def install(self, ctx: Context) -> None:
         kafka_libs(ctx)

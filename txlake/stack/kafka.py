@@ -47,7 +47,6 @@ def template_values(ctx: Context) -> dict[str, object]:
     return {
         **s.as_env(reveal=False),
         "KAFKA_HOST": host,
-        "KAFKA_PORT": s.kafka_port,
         "TXLAKE_KAFKA_DATA": ctx.data_dir("kafka") / "log",
     }
 
