@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr
     lake_bucket: str = "lakehouse"
 
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = Field(4, ge=1)
+    stream_trigger_seconds: float = Field(1.0, gt=0)
+    lake_lock_timeout_seconds: float = Field(600.0, ge=0)
+
     trino_host: str = "127.0.0.1"
     trino_port: int = Field(8080, ge=1, le=65535)
     airflow_url: str = "http://127.0.0.1:8081"
@@ -203,6 +209,10 @@ class Settings(BaseSettings):
     @property
     def airflow_port(self) -> int:
         return urlsplit(self.airflow_url).port or 80
+
+    def lake_path(self, table: str, scheme: str = "s3a") -> str:
+        """Where a lake table lives; Spark's S3 connector calls the scheme s3a."""
+        return f"{scheme}://{self.lake_bucket}/project/{table}"
 
     def cdc_topic(self, table: str) -> str:
         return f"{self.cdc_topic_prefix}.public.{table}"

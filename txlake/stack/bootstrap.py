@@ -7,11 +7,11 @@ both stacks end in the same state. Every step is idempotent.
 
 from __future__ import annotations
 
+from txlake.artifacts import say
 from txlake.cdc import connector, topics
 from txlake.lake import storage
 from txlake.settings import Settings
 from txlake.source import schema
-from txlake.stack.artifacts import say
 
 
 def initialize(settings: Settings, *, log_hint: str = "") -> None:

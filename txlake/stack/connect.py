@@ -7,8 +7,9 @@ from typing import Any
 
 import requests
 
+from txlake import artifacts
 from txlake.settings import Settings
-from txlake.stack import artifacts, versions
+from txlake.stack import versions
 from txlake.stack.kafka import jvm_command, kafka_libs
 from txlake.stack.service import Context, Launch, Service
 from txlake.templates import render_file

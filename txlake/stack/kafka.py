@@ -9,8 +9,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from txlake import artifacts
 from txlake.settings import Settings
-from txlake.stack import artifacts, versions
+from txlake.stack import versions
 from txlake.stack.service import Context, Launch, Service, java_executable
 from txlake.templates import render_file
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from txlake.artifacts import say
 from txlake.errors import TxlakeError
 from txlake.settings import Settings
 from txlake.stack import bootstrap, process
-from txlake.stack.artifacts import say
 from txlake.stack.connect import Connect
 from txlake.stack.kafka import Kafka
 from txlake.stack.minio import Minio

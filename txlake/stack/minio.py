@@ -6,8 +6,9 @@ from pathlib import Path
 
 import requests
 
+from txlake import artifacts
 from txlake.settings import Settings
-from txlake.stack import artifacts, versions
+from txlake.stack import versions
 from txlake.stack.service import Context, Launch, Service
 
 
