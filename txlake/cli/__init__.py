@@ -8,6 +8,7 @@ import click
 
 from txlake import __version__
 from txlake.cli.config import config
+from txlake.cli.generate import generate
 from txlake.cli.stack import stack
 from txlake.errors import TxlakeError
 
@@ -22,6 +23,7 @@ def cli() -> None:
       txlake stack up        start PostgreSQL, Kafka, Debezium, MinIO, ... as local processes
       txlake stack status    see what runs where, and whether it is healthy
       txlake config          show the resolved settings (from the environment and .env)
+      txlake generate ...    write customers and transactions into the source database
 
     Settings come from environment variables and the project's .env file
     (created from .env.example, with generated secrets, on first use).
@@ -30,6 +32,7 @@ def cli() -> None:
 
 cli.add_command(config)
 cli.add_command(stack)
+cli.add_command(generate)
 
 
 def main() -> None:
