@@ -6,7 +6,8 @@
 #
 # - No .env yet: copy .env.example to .env.
 # - Fill every blank value of POSTGRES_PASSWORD, DEBEZIUM_PASSWORD,
-#   S3_SECRET_KEY and AIRFLOW_ADMIN_PASSWORD with a random url-safe secret.
+#   S3_SECRET_KEY, AIRFLOW_ADMIN_PASSWORD and TRINO_SOURCE_PASSWORD with a
+#   random url-safe secret; append any of them missing from an older .env.
 # - Never change a value that is already set; leave every other line as it is.
 # - .env is made readable by its owner only (mode 600).
 # - Link docker_all/.env to it, so `docker compose -f docker_all/docker-compose.yaml`
@@ -16,7 +17,8 @@
 set -euo pipefail
 
 # The names txlake fills in too (txlake.settings.GENERATED_SECRETS).
-GENERATED_SECRETS=(POSTGRES_PASSWORD DEBEZIUM_PASSWORD S3_SECRET_KEY AIRFLOW_ADMIN_PASSWORD)
+GENERATED_SECRETS=(POSTGRES_PASSWORD DEBEZIUM_PASSWORD S3_SECRET_KEY AIRFLOW_ADMIN_PASSWORD
+                   TRINO_SOURCE_PASSWORD)
 
 root="${TXLAKE_PROJECT_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 env_file="${TXLAKE_ENV_FILE:-$root/.env}"
@@ -64,6 +66,14 @@ while IFS= read -r line || [[ -n "$line" ]]; do
     fi
     printf '%s\n' "$line"
 done <"$source_file" >"$tmp"
+# A secret added after .env was made is appended.
+for name in "${GENERATED_SECRETS[@]}"; do
+    if ! grep -q "^[[:space:]]*$name[[:space:]]*=" "$tmp"; then
+        printf '%s=%s\n' "$name" "$(secret)" >>"$tmp"
+        filled+=("$name")
+        changed=1
+    fi
+done
 
 if [[ "$changed" == 1 ]]; then
     chmod 600 "$tmp"

@@ -27,6 +27,7 @@ GENERATED_SECRETS = (
     "DEBEZIUM_PASSWORD",
     "S3_SECRET_KEY",
     "AIRFLOW_ADMIN_PASSWORD",
+    "TRINO_SOURCE_PASSWORD",
 )
 
 
@@ -57,7 +58,8 @@ def _generated_secret() -> str:
 def ensure_env_file(path: Path | None = None) -> Path:
     """Create `.env` from `.env.example` on first use and fill blank secrets.
 
-    Existing values are never changed, so a user's edits survive.
+    Existing values are never changed, so a user's edits survive. A secret
+    added to txlake after `.env` was made (absent from the file) is appended.
     """
     path = path or env_file_path()
     if not path.exists():
@@ -69,12 +71,18 @@ def ensure_env_file(path: Path | None = None) -> Path:
         text = path.read_text()
     lines = []
     changed = not path.exists()
+    present = set()
     for line in text.splitlines():
         name, sep, value = line.partition("=")
+        present.add(name.strip())
         if sep and name.strip() in GENERATED_SECRETS and not value.strip():
             line = f"{name.strip()}={_generated_secret()}"
             changed = True
         lines.append(line)
+    for name in GENERATED_SECRETS:
+        if name not in present:
+            lines.append(f"{name}={_generated_secret()}")
+            changed = True
     if changed:
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
@@ -128,6 +136,9 @@ class Settings(BaseSettings):
 
     trino_host: str = "127.0.0.1"
     trino_port: int = Field(8080, ge=1, le=65535)
+    trino_user: str = "txlake"
+    trino_source_user: str = "trino_reader"
+    trino_source_password: SecretStr
     airflow_url: str = "http://127.0.0.1:8081"
     airflow_admin_user: str = "admin"
     airflow_admin_password: SecretStr
@@ -136,7 +147,7 @@ class Settings(BaseSettings):
     txlake_cache: Path = Path("~/.cache/txlake")
 
     @field_validator("postgres_password", "debezium_password", "s3_secret_key",
-                     "airflow_admin_password")
+                     "airflow_admin_password", "trino_source_password")
     @classmethod
     def _not_blank(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < 8:
@@ -205,6 +216,10 @@ class Settings(BaseSettings):
     @property
     def s3_host(self) -> str:
         return urlsplit(self.s3_endpoint).hostname or "127.0.0.1"
+
+    @property
+    def trino_url(self) -> str:
+        return f"http://{self.trino_host}:{self.trino_port}"
 
     @property
     def airflow_port(self) -> int:

@@ -35,9 +35,12 @@ COMPOSE_FILE = DOCKER_DIR / "docker-compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
 CONNECT_PROPERTIES = ROOT / "config" / "kafka" / "connect-distributed.properties"
 POSTGRES_CONF = ROOT / "config" / "postgres" / "postgresql.conf"
+TRINO_DIR = ROOT / "trino"
 INSTALL_HINT = "run scripts/install_compose_tools.sh (installs docker-compose and hadolint)"
 
 LONG_RUNNING = ("postgres", "kafka", "connect", "minio")
+# Long-running services that start after the one-shot init.
+AFTER_INIT = ("trino",)
 SECRET_KEY_RE = re.compile(r"PASSWORD|SECRET|_KEY$|TOKEN", re.IGNORECASE)
 INTERPOLATION_RE = re.compile(r"^\$\{[A-Z0-9_]+(?::?[-?][^}]*)?\}$")
 
@@ -157,7 +160,7 @@ def test_compose_tool_is_pinned_version(compose_bin: Path) -> None:
 
 
 def test_stack_services_are_defined(services: dict[str, dict]) -> None:
-    assert set(LONG_RUNNING) | {"init"} <= set(services)
+    assert set(LONG_RUNNING) | {"init"} | set(AFTER_INIT) <= set(services)
 
 
 @pytest.mark.parametrize("secret", ["POSTGRES_PASSWORD", "DEBEZIUM_PASSWORD", "S3_SECRET_KEY"])
@@ -190,6 +193,7 @@ def test_published_ports_are_the_settings_ports(
     assert host_ports(services["kafka"]) == {settings.kafka_port}
     assert host_ports(services["connect"]) == {settings.kafka_connect_port}
     assert host_ports(services["minio"]) == {settings.s3_port, settings.s3_console_port}
+    assert host_ports(services["trino"]) == {settings.trino_port}
 
 
 def test_ports_follow_the_env_file(compose_bin: Path, tmp_path: Path) -> None:
@@ -307,7 +311,7 @@ def test_credentials_come_from_the_env_file(
 
 
 def test_long_running_services_have_healthchecks_and_restart(services: dict[str, dict]) -> None:
-    for name in LONG_RUNNING:
+    for name in LONG_RUNNING + AFTER_INIT:
         svc = services[name]
         check = svc.get("healthcheck") or {}
         assert not check.get("disable"), name
@@ -441,6 +445,55 @@ def test_stateful_services_use_named_volumes(config: dict) -> None:
         mounts = {m["target"]: m for m in config["services"][name].get("volumes", [])}
         assert target in mounts, f"{name} keeps no data in {target}"
         assert mounts[target]["type"] == "volume" and mounts[target]["source"] in declared, name
+
+
+# --- Trino -----------------------------------------------------------------------
+
+
+def test_trino_image_is_the_native_version(services: dict[str, dict]) -> None:
+    from txlake.stack import versions
+
+    assert services["trino"]["image"] == f"trinodb/trino:{versions.TRINO}"
+
+
+def test_trino_mounts_the_shared_catalogs_and_settings(services: dict[str, dict]) -> None:
+    mounts = {m["target"]: m for m in services["trino"]["volumes"]}
+    catalog = mounts["/etc/trino/catalog"]
+    assert catalog["type"] == "bind" and Path(catalog["source"]).resolve() == TRINO_DIR / "catalog"
+    assert {p.name for p in (TRINO_DIR / "catalog").glob("*.properties")} >= {
+        "lakehouse.properties", "source.properties"}
+    for name in ("config.properties", "jvm.config"):
+        mount = mounts[f"/etc/trino/{name}"]
+        assert Path(mount["source"]).resolve() == TRINO_DIR / "etc" / name
+        assert mount.get("read_only") is True
+
+
+def _trino_env_references(files: list[Path]) -> set[str]:
+    lines = [line for f in files for line in f.read_text().splitlines()
+             if not line.lstrip().startswith(("#", "-"))]  # comments, JVM options
+    return {name for line in lines for name in re.findall(r"\$\{ENV:([A-Z0-9_]+)\}", line)}
+
+
+def test_every_trino_env_reference_is_set_in_both_stacks(
+    services: dict[str, dict], test_env: tuple[Path, dict[str, str]]
+) -> None:
+    """The shared files say ${ENV:NAME}; the container and the native server both set NAME."""
+    from txlake.stack.trino import server_env
+
+    mounted = [Path(m["source"]) for m in services["trino"]["volumes"]]
+    files = [f for m in mounted for f in (sorted(m.glob("*.properties")) if m.is_dir() else [m])]
+    names = _trino_env_references(files)
+    assert {"S3_SECRET_KEY", "TRINO_SOURCE_PASSWORD", "TRINO_HTTP_PORT"} <= names
+    env = services["trino"]["environment"]
+    assert names <= set(env), f"unset in compose: {names - set(env)}"
+    native = server_env(Settings(_env_file=test_env[0]))  # type: ignore[call-arg]
+    assert names <= set(native), f"unset natively: {names - set(native)}"
+    # Same values where the two stacks do not differ by design (addresses).
+    for name in names - {"S3_ENDPOINT", "POSTGRES_HOST", "POSTGRES_PORT", "TRINO_HTTP_PORT"}:
+        assert env[name] == native[name], name
+    assert (env["POSTGRES_HOST"], env["S3_ENDPOINT"]) == ("postgres", "http://minio:9000")
+    (port,) = services["trino"]["ports"]
+    assert int(env["TRINO_HTTP_PORT"]) == port["target"]
 
 
 # --- Dockerfiles ---------------------------------------------------------------

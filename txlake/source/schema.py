@@ -36,6 +36,7 @@ def apply(settings: Settings) -> None:
         tables = sql.SQL(", ").join(sql.Identifier(t) for t in CAPTURED_TABLES)
         conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(tables, role))
         _ensure_publication(conn, settings.cdc_publication)
+        _grant_reader(conn, settings)
 
 
 def _ensure_debezium_role(conn: psycopg.Connection, settings: Settings) -> None:
@@ -53,6 +54,29 @@ def _ensure_debezium_role(conn: psycopg.Connection, settings: Settings) -> None:
             f"postgres: role {settings.debezium_user} is missing and {settings.postgres_user}"
             " may not create it; create it with LOGIN REPLICATION as a superuser"
         ) from None
+
+
+def _grant_reader(conn: psycopg.Connection, settings: Settings) -> None:
+    """The SELECT-only role Trino's `source` catalog logs in with: it reads every
+    table of the public schema (also tables created later) and changes nothing."""
+    reader = sql.Identifier(settings.trino_source_user)
+    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                        (settings.trino_source_user,)).fetchone():
+        # Natively the superuser creates it on start; a compose owner is a superuser.
+        try:
+            conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(
+                reader, sql.Literal(settings.trino_source_password.get_secret_value())))
+        except psycopg.errors.InsufficientPrivilege:
+            raise TxlakeError(
+                f"postgres: role {settings.trino_source_user} is missing and {settings.postgres_user}"
+                " may not create it; create it with LOGIN as a superuser"
+            ) from None
+    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+        sql.Identifier(settings.postgres_db), reader))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(reader))
+    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(reader))
+    conn.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {}")
+                 .format(reader))
 
 
 def _ensure_publication(conn: psycopg.Connection, name: str) -> None:

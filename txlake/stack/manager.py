@@ -17,10 +17,11 @@ from txlake.stack.kafka import Kafka
 from txlake.stack.minio import Minio
 from txlake.stack.postgres import Postgres
 from txlake.stack.service import Context, Service, port_open
+from txlake.stack.trino import Trino
 
 # Start order; each service waits for those named in its `after`.
-SERVICES: tuple[Service, ...] = (Postgres(), Minio(), Kafka(), Connect())
-START_TIMEOUT = {"postgres": 60.0, "minio": 60.0, "kafka": 120.0, "connect": 180.0}
+SERVICES: tuple[Service, ...] = (Postgres(), Minio(), Kafka(), Connect(), Trino())
+START_TIMEOUT = {"postgres": 60.0, "minio": 60.0, "kafka": 120.0, "connect": 180.0, "trino": 180.0}
 
 
 class ServiceError(TxlakeError):

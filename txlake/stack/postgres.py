@@ -148,7 +148,9 @@ class Postgres(Service):
             return False
 
     def after_start(self, ctx: Context) -> None:
-        """Roles and database: the source owner and Debezium's replication role.
+        """Roles and database: the source owner, Debezium's replication role and
+        the login role behind Trino's read-only `source` catalog (its grants
+        come with the schema, in `txlake.source.schema.apply`).
 
         Passwords follow `.env` on every start, so rotating a secret there is
         enough. Only a superuser may grant REPLICATION in PostgreSQL 15, which
@@ -158,6 +160,7 @@ class Postgres(Service):
         roles = [
             (s.postgres_user, s.postgres_password.get_secret_value(), sql.SQL("LOGIN CREATEDB")),
             (s.debezium_user, s.debezium_password.get_secret_value(), sql.SQL("LOGIN REPLICATION")),
+            (s.trino_source_user, s.trino_source_password.get_secret_value(), sql.SQL("LOGIN")),
         ]
         with self.superuser(ctx) as conn:
             for role, password, options in roles:

