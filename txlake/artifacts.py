@@ -45,16 +45,29 @@ def _run(command: list[str], what: str, log: Path, env: dict[str, str] | None = 
         raise ArtifactError(f"{what} failed (exit {result.returncode}); see {log}")
 
 
-def maven_dependencies(cache: Path, name: str, coordinates: list[str]) -> Path:
+def _dependency(coordinate: str, exclusions: list[str]) -> str:
+    group, artifact, version = coordinate.split(":")
+    excluded = "".join(
+        "<exclusion><groupId>{}</groupId><artifactId>{}</artifactId></exclusion>".format(
+            *e.split(":")) for e in exclusions)
+    return (f"<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
+            f"<version>{version}</version><exclusions>{excluded}</exclusions></dependency>")
+
+
+def maven_dependencies(cache: Path, name: str, coordinates: list[str],
+                       exclusions: dict[str, list[str]] | None = None) -> Path:
     """Resolve Maven coordinates (group:artifact:version) with their runtime
-    dependencies into `<cache>/<name>/libs`, once.
+    dependencies into `<cache>/<name>/libs`, once. `exclusions` maps a
+    coordinate to group:artifact pairs of dependencies to leave out.
 
     Maven verifies every download against Central's checksums (-C).
     """
+    exclusions = exclusions or {}
     target = cache / name
     libs = target / "libs"
     marker = _complete_marker(libs)
-    wanted = "\n".join(sorted(coordinates))
+    wanted = "\n".join(sorted(coordinates) + sorted(f"{c} -{e}" for c, es in exclusions.items()
+                                                    for e in es))
     if marker.exists() and marker.read_text() == wanted:
         return libs
     if shutil.which("mvn") is None:
@@ -62,11 +75,7 @@ def maven_dependencies(cache: Path, name: str, coordinates: list[str]) -> Path:
     say(f"resolving {name} from Maven Central (first run only) ...")
     started = time.monotonic()
     target.mkdir(parents=True, exist_ok=True)
-    deps = "".join(
-        "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version>"
-        "</dependency>".format(*c.split(":"))
-        for c in coordinates
-    )
+    deps = "".join(_dependency(c, exclusions.get(c, [])) for c in coordinates)
     (target / "pom.xml").write_text(
         '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
         f"<groupId>txlake.cache</groupId><artifactId>{name}</artifactId><version>1</version>"

@@ -7,6 +7,7 @@ import sys
 import click
 
 from txlake import __version__
+from txlake.cli.cdc import ingest, reconcile, stream
 from txlake.cli.config import config
 from txlake.cli.generate import generate
 from txlake.cli.stack import stack
@@ -24,6 +25,8 @@ def cli() -> None:
       txlake stack status    see what runs where, and whether it is healthy
       txlake config          show the resolved settings (from the environment and .env)
       txlake generate ...    write customers and transactions into the source database
+      txlake ingest          apply every committed change to the lake (bronze + silver)
+      txlake reconcile       check that the lake equals the source, row for row
 
     Settings come from environment variables and the project's .env file
     (created from .env.example, with generated secrets, on first use).
@@ -33,6 +36,9 @@ def cli() -> None:
 cli.add_command(config)
 cli.add_command(stack)
 cli.add_command(generate)
+cli.add_command(ingest)
+cli.add_command(stream)
+cli.add_command(reconcile)
 
 
 def main() -> None:

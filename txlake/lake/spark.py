@@ -22,16 +22,23 @@ from txlake.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-SPARK_VERSION = "4.1.1"
+SPARK_VERSION = "4.1.3"
 DELTA_VERSION = "4.4.0"
 # The Hadoop version inside the pyspark wheel (pyspark/jars/hadoop-client-api-*.jar).
 HADOOP_VERSION = "3.4.2"
 POSTGRES_JDBC_VERSION = "42.7.8"
 
+KAFKA_SOURCE = f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_VERSION}"
+# Spark's Kafka delegation-token helper was last published to Maven Central
+# for 4.1.1 (4.1.2 and 4.1.3 lack it there); the Kafka source of 4.1.3 is
+# needed for its fix of a crash on restart mid-batch (SPARK-55271), and the
+# helper's small API did not change between these patch releases.
+TOKEN_PROVIDER = "org.apache.spark:spark-token-provider-kafka-0-10_2.13"
 JARS = [
     f"io.delta:delta-spark_4.1_2.13:{DELTA_VERSION}",
     f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}",
-    f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_VERSION}",
+    KAFKA_SOURCE,
+    f"{TOKEN_PROVIDER}:4.1.1",
     # Reconcile reads the source database straight into Spark.
     f"org.postgresql:postgresql:{POSTGRES_JDBC_VERSION}",
 ]
@@ -52,7 +59,8 @@ def pyspark_jars_dir() -> Path:
 def spark_jars(cache: Path) -> tuple[str, ...]:
     """Jars to add to Spark: the resolved set minus what pyspark already ships
     (two versions of one library on the classpath is a bug waiting to happen)."""
-    libs = artifacts.maven_dependencies(cache, f"spark-{SPARK_VERSION}-jars", JARS)
+    libs = artifacts.maven_dependencies(cache, f"spark-{SPARK_VERSION}-jars", JARS,
+                                        exclusions={KAFKA_SOURCE: [TOKEN_PROVIDER]})
     shipped = {_artifact_name(j) for j in pyspark_jars_dir().glob("*.jar")}
     return tuple(sorted(str(j) for j in libs.glob("*.jar") if _artifact_name(j) not in shipped))
 

@@ -1,0 +1,26 @@
+"""Fixtures for the lake tests: one Spark session in the test process."""
+
+from __future__ import annotations
+
+import pytest
+
+from txlake.cdc import ingest
+from txlake.cdc.reconcile import reconcile
+
+
+@pytest.fixture(scope="session")
+def spark(stack):
+    from txlake.lake.spark import session
+
+    return session(stack, "txlake-tests")
+
+
+@pytest.fixture
+def ingest_now(stack, spark):
+    """Run `txlake ingest` in this process (the Spark session stays warm)."""
+    return lambda: ingest.run(stack)
+
+
+@pytest.fixture
+def reconcile_now(stack, spark):
+    return lambda: reconcile(spark, stack, limit=5)

@@ -1,0 +1,65 @@
+"""Decoding Debezium events: exact money, UTC instants, and reasons for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from txlake.cdc import events
+from txlake.cdc.tables import TRANSACTIONS
+
+pytestmark = pytest.mark.stack
+
+
+def _records(spark, *values):
+    rows = [("txlake.public.transactions", 0, i, None, b"k", v if v is None else
+             (v if isinstance(v, bytes) else json.dumps(v).encode())) for i, v in enumerate(values)]
+    return spark.createDataFrame(
+        rows, "topic string, partition int, offset long, timestamp timestamp, key binary, "
+              "value binary")
+
+
+def _event(op="c", amount="12.30", **after):
+    row = {"transaction_id": "t1", "user_id": "u1", "amount": amount, "vendor": "V",
+           "source": "online", "transaction_time": "2026-11-20T23:59:59.999999Z",
+           "updated_at": None, **after}
+    image = None if op == "d" else row
+    return {"op": op, "before": row if op in ("u", "d") else None, "after": image,
+            "source": {"lsn": 42, "txId": 7, "ts_ms": 1, "table": "transactions"}}
+
+
+def test_a_good_event_decodes_to_exact_decimal_and_utc_timestamp(spark):
+    decoded = events.decode(events.parse(_records(spark, _event())), TRANSACTIONS).first()
+
+    assert decoded.error is None
+    assert decoded.key == "t1" and decoded.lsn == 42
+    assert str(decoded.row.amount) == "12.30"
+    assert decoded.row.transaction_time.isoformat().startswith("2026-11-20T23:59:59.999999")
+
+
+def test_a_delete_uses_the_before_image(spark):
+    decoded = events.decode(events.parse(_records(spark, _event(op="d"))), TRANSACTIONS).first()
+
+    assert decoded.error is None and decoded.key == "t1" and decoded.op == "d"
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (b"{not json", "not a Debezium change event"),
+    (_event(op="z"), "unknown op z"),
+    ({**_event(), "source": {"txId": 1}}, "without source.lsn"),
+    (_event(amount="12.345"), "cannot convert amount exactly"),
+    (_event(amount="lots"), "cannot convert amount exactly"),
+    (_event(transaction_time="yesterday"), "cannot convert transaction_time"),
+    (_event(transaction_id=None), "without transaction_id"),
+])
+def test_bad_input_gets_a_reason_instead_of_silently_becoming_null(spark, value, reason):
+    decoded = events.decode(events.parse(_records(spark, value)), TRANSACTIONS).first()
+
+    assert decoded.error is not None and reason in decoded.error
+
+
+def test_columns_the_lake_does_not_know_are_detected(spark):
+    parsed = events.parse(_records(spark, _event(loyalty="gold"), _event()))
+
+    assert events.column_drift(parsed, TRANSACTIONS) == (["loyalty"], [])

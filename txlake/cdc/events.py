@@ -1,0 +1,124 @@
+"""Decode Debezium change events from Kafka records, in Spark.
+
+A record is either a valid change event of a captured table — then it gets
+its op, LSN, key and typed row images — or it is set aside with the reason
+why (`error` not null): it goes to the dead-letter table, never nowhere.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from txlake.cdc.tables import Column, SourceTable
+
+# The envelope with the row images kept as JSON text: bronze stores them as
+# they came, and a column the lake does not know yet is still visible there.
+ENVELOPE = (
+    "struct<before:string, after:string, op:string, ts_ms:long,"
+    " source:struct<lsn:long, txId:long, ts_ms:long, table:string, snapshot:string>>"
+)
+VALID_OPS = ("c", "u", "d", "r")
+
+
+def _raw_type(column: Column) -> str:
+    """How the column is read from JSON before conversion."""
+    return {"decimal": "string", "instant": "string", "days": "int"}.get(column.encoding,
+                                                                        column.spark_type)
+
+
+def _raw_schema(table: SourceTable) -> str:
+    return "struct<" + ", ".join(f"`{c.name}`:{_raw_type(c)}" for c in table.columns) + ">"
+
+
+def _convert(raw: SparkColumn, column: Column) -> SparkColumn:
+    if column.encoding == "decimal":
+        return raw.try_cast(column.spark_type)
+    if column.encoding == "instant":
+        return raw.try_cast("timestamp")
+    if column.encoding == "days":
+        return F.date_add(F.lit("1970-01-01").cast("date"), raw)
+    return raw
+
+
+def _converts_exactly(column: Column) -> SparkColumn:
+    raw = F.col(f"_raw.`{column.name}`")
+    converted = _convert(raw, column)
+    if column.encoding == "decimal":
+        # Debezium writes a numeric(p,s) value with exactly s decimals: any
+        # other text would be rounded by the cast, i.e. changed. Refuse it.
+        return converted.isNotNull() & (converted.cast("string") == raw)
+    return converted.isNotNull()
+
+
+def parse(records: DataFrame) -> DataFrame:
+    """Kafka records -> one row per record with the envelope's fields.
+
+    Columns: topic, partition, offset, kafka_timestamp, raw_key, raw_value,
+    op, lsn, tx_id, source_ts_ms, source_table, before, after (JSON text).
+    """
+    envelope = F.from_json(F.col("value").cast("string"), ENVELOPE)
+    return records.select(
+        "topic", "partition", "offset", F.col("timestamp").alias("kafka_timestamp"),
+        F.col("key").alias("raw_key"), F.col("value").alias("raw_value"),
+        envelope.alias("e"),
+    ).select(
+        "topic", "partition", "offset", "kafka_timestamp", "raw_key", "raw_value",
+        F.col("e.op").alias("op"),
+        F.col("e.source.lsn").alias("lsn"),
+        F.col("e.source.txId").alias("tx_id"),
+        F.col("e.source.ts_ms").alias("source_ts_ms"),
+        F.col("e.source.table").alias("source_table"),
+        F.col("e.before").alias("before"),
+        F.col("e.after").alias("after"),
+    )
+
+
+def decode(events: DataFrame, table: SourceTable) -> DataFrame:
+    """Add the key, the typed row image and `error` (null when the event is good).
+
+    The row image is `after` for creates, reads and updates, `before` for
+    deletes (REPLICA IDENTITY FULL gives the whole old row).
+    """
+    image_json = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
+    raw = F.from_json(image_json, _raw_schema(table))
+    with_raw = events.withColumn("_raw", raw)
+    typed = [_convert(F.col(f"_raw.`{c.name}`"), c).alias(c.name) for c in table.columns]
+    # A value present in the JSON that does not convert (a malformed decimal or
+    # time) must not become a silent null in the lake.
+    bad_values = [
+        F.when(F.col(f"_raw.`{c.name}`").isNotNull() & ~_converts_exactly(c),
+               F.lit(f"cannot convert {c.name} exactly"))
+        for c in table.columns if c.encoding in ("decimal", "instant")
+    ]
+    error = F.coalesce(
+        F.when(F.col("op").isNull(), F.lit("not a Debezium change event (unparseable JSON "
+                                           "or missing op)")),
+        F.when(~F.col("op").isin(*VALID_OPS), F.concat(F.lit("unknown op "), F.col("op"))),
+        F.when(F.col("lsn").isNull(), F.lit("event without source.lsn")),
+        F.when(image_json.isNull(), F.lit("event without its row image")),
+        F.when(F.col("_raw").isNull(), F.lit("row image is not a JSON object")),
+        F.when(F.col(f"_raw.`{table.key}`").isNull(), F.lit(f"row image without {table.key}")),
+        *bad_values,
+    )
+    return with_raw.select(
+        "*", F.col(f"_raw.`{table.key}`").alias("key"), F.struct(*typed).alias("row"),
+        error.alias("error"),
+    ).drop("_raw")
+
+
+def column_drift(events: DataFrame, table: SourceTable) -> tuple[list[str], list[str]]:
+    """Columns in row images the lake does not know, and known ones they lack."""
+    image = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
+    known = F.array(*[F.lit(name) for name in table.column_names])
+    keys = F.json_object_keys(image)
+    row = (events.where(F.col("op").isin(*VALID_OPS) & image.isNotNull())
+           .select(F.array_except(keys, known).alias("unknown"),
+                   F.array_except(known, keys).alias("missing"))
+           .agg(F.array_distinct(F.flatten(F.collect_set("unknown"))).alias("unknown"),
+                F.array_distinct(F.flatten(F.collect_set("missing"))).alias("missing"))
+           .first())
+    if row is None:
+        return [], []
+    return sorted(row["unknown"] or []), sorted(row["missing"] or [])

@@ -1,0 +1,144 @@
+"""`txlake ingest` and `txlake stream`: Kafka change events into the lake.
+
+One Spark Structured Streaming query reads both CDC topics from the offsets
+in its checkpoint (so each run reads only what is new) and applies each
+micro-batch with `BatchApplier`. `ingest` first waits for the watermark, then
+runs with an availableNow trigger and stops; `stream` keeps running.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from txlake.artifacts import say
+from txlake.cdc import evolution, watermark
+from txlake.cdc.apply import BatchApplier, BatchStats
+from txlake.cdc.tables import CAPTURED
+from txlake.errors import TxlakeError
+from txlake.lake import tables as lake
+from txlake.lake.lock import lake_lock
+from txlake.lake.storage import s3_client
+from txlake.settings import Settings
+
+CHECKPOINT = "_txlake/checkpoints/ingest"
+RUN_ID_FILE = f"{CHECKPOINT}/txlake-run-id"
+MAX_OFFSETS_PER_BATCH = 500_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    stats: BatchStats
+    seconds: float
+    watermark_seconds: float
+
+    def as_dict(self) -> dict:
+        changes = sum(self.stats.changes.values())
+        return {
+            "batches": self.stats.batches,
+            "changes": dict(self.stats.changes),
+            "dead_letters": self.stats.dead_letters,
+            "tombstones": self.stats.tombstones,
+            "seconds": round(self.seconds, 2),
+            "watermark_seconds": round(self.watermark_seconds, 2),
+            "changes_per_second": round(changes / self.seconds, 1) if self.seconds else None,
+        }
+
+
+def _run_id(settings: Settings, spark) -> str:
+    """A stable id of this checkpoint, part of every Delta transaction id.
+
+    A new checkpoint starts its batch ids at 0 again; a new run id keeps Delta
+    from mistaking those batches for ones it already committed.
+    """
+    client = s3_client(settings)
+    try:
+        body = client.get_object(Bucket=settings.lake_bucket, Key=RUN_ID_FILE)["Body"].read()
+        return body.decode().strip()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+    # Without a checkpoint every topic would be read again from the start and
+    # appended to bronze a second time: refuse rather than duplicate.
+    for source in CAPTURED:
+        path = lake.changelog(source).path(settings)
+        from delta.tables import DeltaTable
+
+        if DeltaTable.isDeltaTable(spark, path) and not spark.read.format("delta").load(path).isEmpty():
+            raise TxlakeError(
+                f"the ingest checkpoint (s3://{settings.lake_bucket}/{CHECKPOINT}) is missing but "
+                f"{source.changelog} has data; restore the checkpoint or wipe the lake "
+                "(txlake stack down --volumes)")
+    run_id = uuid.uuid4().hex[:12]
+    client.put_object(Bucket=settings.lake_bucket, Key=RUN_ID_FILE, Body=run_id.encode())
+    return run_id
+
+
+def _ensure_tables(spark, settings: Settings) -> None:
+    for table in lake.INGEST_TABLES:
+        if lake.ensure(spark, settings, table):
+            say(f"lake: created {table.name} at {table.path(settings)}")
+
+
+def _reader(spark, settings: Settings):
+    topics = ",".join(settings.cdc_topic(source.name) for source in CAPTURED)
+    return (spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
+            .option("subscribe", topics)
+            .option("startingOffsets", "earliest")
+            # A gap in the offsets means Kafka deleted changes we never read:
+            # stop loudly instead of silently missing them.
+            .option("failOnDataLoss", "true")
+            .option("maxOffsetsPerTrigger", MAX_OFFSETS_PER_BATCH)
+            .load())
+
+
+def run(settings: Settings, *, continuous: bool = False) -> IngestResult:
+    from txlake.lake.spark import session
+
+    started = time.monotonic()
+    names = [t.name for t in lake.INGEST_TABLES]
+    with lake_lock(settings, names, "stream" if continuous else "ingest"):
+        waited = 0.0
+        if not continuous:
+            mark = watermark.wait(settings)
+            waited = mark.seconds
+            say(f"cdc: Kafka holds every change up to LSN {mark.lsn} ({waited:.1f}s)")
+        spark = session(settings, "txlake-stream" if continuous else "txlake-ingest")
+        _ensure_tables(spark, settings)
+        tables = {source.name: evolution.reconcile_schema(
+            spark, settings, evolution.effective_table(spark, settings, source))
+            for source in CAPTURED}
+        applier = BatchApplier(spark, settings, _run_id(settings, spark), tables)
+        writer = (_reader(spark, settings).writeStream.foreachBatch(applier)
+                  .option("checkpointLocation", f"s3a://{settings.lake_bucket}/{CHECKPOINT}")
+                  .queryName("txlake-ingest"))
+        if continuous:
+            writer = writer.trigger(processingTime=f"{settings.stream_trigger_seconds} seconds")
+        else:
+            writer = writer.trigger(availableNow=True)
+        query = writer.start()
+        if continuous:
+            _stop_on_signals(query)
+        # Short waits in a loop, so a signal handler gets to run between them.
+        while query.isActive:
+            query.awaitTermination(1)
+        if applier.failure is not None:
+            raise applier.failure
+        if query.exception() is not None:
+            raise TxlakeError(f"ingest failed: {str(query.exception()).splitlines()[0]}")
+    return IngestResult(applier.stats, time.monotonic() - started, waited)
+
+
+def _stop_on_signals(query) -> None:
+    """Ctrl-C or SIGTERM ends `stream` after the running batch, not in the middle."""
+    def stop(signum, frame):
+        say("stream: stopping after the current batch ...")
+        query.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)

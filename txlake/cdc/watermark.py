@@ -1,0 +1,95 @@
+"""Wait until Kafka holds every change committed in the source before now.
+
+A row written to the captured `txlake_watermark` table travels the same path
+as every other change. Once its event is on Kafka *and* Kafka Connect has
+committed a source offset at or past its LSN, every change committed before it
+has been acknowledged by Kafka (Connect commits offsets only for records
+whose predecessors were all acknowledged). No sleeps, no guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import requests
+from confluent_kafka import Consumer, TopicPartition
+
+from txlake.errors import TxlakeError
+from txlake.settings import Settings
+from txlake.source.schema import connect
+
+TABLE = "txlake_watermark"
+
+
+@dataclass(frozen=True)
+class Watermark:
+    id: str
+    lsn: int
+    seconds: float
+
+
+def _consumer_at_end(settings: Settings, topic: str) -> Consumer:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
+                         "group.id": f"txlake-watermark-{uuid.uuid4()}",
+                         "enable.auto.commit": False, "fetch.wait.max.ms": 20})
+    metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    if metadata is None or metadata.error is not None:
+        consumer.close()
+        raise TxlakeError(f"kafka: topic {topic} is missing; run `txlake stack up`")
+    consumer.assign([
+        TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                                timeout=10)[1])
+        for p in metadata.partitions
+    ])
+    return consumer
+
+
+def _event_lsn(consumer: Consumer, watermark_id: str, deadline: float) -> int | None:
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.2)
+        if message is None or message.error() or not message.value():
+            continue
+        try:
+            event = json.loads(message.value())
+        except ValueError:
+            continue
+        if (event.get("after") or {}).get("id") == watermark_id:
+            return int(event["source"]["lsn"])
+    return None
+
+
+def _committed_lsn(settings: Settings) -> int:
+    response = requests.get(
+        f"{settings.kafka_connect_url}/connectors/{settings.cdc_connector_name}/offsets", timeout=5)
+    response.raise_for_status()
+    offsets = [o["offset"] for o in response.json().get("offsets", [])]
+    return max((max(o.get("lsn_proc") or 0, o.get("lsn") or 0) for o in offsets), default=0)
+
+
+def wait(settings: Settings, timeout: float = 300.0) -> Watermark:
+    """Write a watermark row and wait until its change is safely in Kafka."""
+    started = time.monotonic()
+    deadline = started + timeout
+    watermark_id = f"wm-{uuid.uuid4()}"
+    consumer = _consumer_at_end(settings, settings.cdc_topic(TABLE))
+    try:
+        with connect(settings) as conn:
+            conn.execute("INSERT INTO txlake_watermark (id) VALUES (%s)", (watermark_id,))
+            # Earlier watermarks have done their job; keep the table tiny.
+            conn.execute("DELETE FROM txlake_watermark WHERE created_at < now() - interval '1 day'")
+        lsn = _event_lsn(consumer, watermark_id, deadline)
+        if lsn is None:
+            raise TxlakeError(
+                f"connect: the watermark change did not reach Kafka within {timeout:.0f}s; "
+                "is the Debezium connector running? (txlake stack status)")
+    finally:
+        consumer.close()
+    while _committed_lsn(settings) < lsn:
+        if time.monotonic() > deadline:
+            raise TxlakeError(f"connect: source offsets did not reach LSN {lsn} within "
+                              f"{timeout:.0f}s; see txlake stack logs connect")
+        time.sleep(0.1)
+    return Watermark(watermark_id, lsn, time.monotonic() - started)

@@ -1,0 +1,81 @@
+"""The lake's Delta tables: where each lives and its schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+
+from txlake.cdc.tables import CAPTURED, SourceTable
+from txlake.settings import Settings
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    # Internal tables (state of the pipeline) are not exposed in Trino.
+    internal: bool = False
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def path(self, settings: Settings) -> str:
+        if self.internal:
+            return f"s3a://{settings.lake_bucket}/_txlake/{self.name}"
+        return settings.lake_path(self.name)
+
+
+# Deletion vectors make a MERGE that deletes or updates a few rows mark them
+# instead of rewriting whole files (Trino and Spark read them; delta-rs does not).
+_DV = {"delta.enableDeletionVectors": "true"}
+
+CHANGELOG_COLUMNS = (
+    ("topic", "string"), ("partition", "int"), ("offset", "bigint"),
+    ("kafka_timestamp", "timestamp"), ("op", "string"), ("lsn", "bigint"), ("tx_id", "bigint"),
+    ("source_ts", "timestamp"), ("key", "string"), ("before", "string"), ("after", "string"),
+    ("ingested_at", "timestamp"),
+)
+
+DEAD_LETTERS = LakeTable("cdc_dead_letters", (
+    ("topic", "string"), ("partition", "int"), ("offset", "bigint"),
+    ("kafka_timestamp", "timestamp"), ("key", "binary"), ("value", "binary"),
+    ("error", "string"), ("ingested_at", "timestamp"),
+))
+
+
+def changelog(source: SourceTable) -> LakeTable:
+    return LakeTable(source.changelog, CHANGELOG_COLUMNS)
+
+
+def silver(source: SourceTable) -> LakeTable:
+    columns = tuple((c.name, c.spark_type) for c in source.columns)
+    return LakeTable(source.name, columns + (("_lsn", "bigint"), ("_ingested_at", "timestamp")),
+                     properties=_DV)
+
+
+def deletes(source: SourceTable) -> LakeTable:
+    """Keys deleted in the source with the LSN of the delete, so an older change
+    delivered again later (at-least-once) cannot bring a deleted row back."""
+    return LakeTable(f"{source.name}_deletes", (("key", "string"), ("_lsn", "bigint")),
+                     internal=True)
+
+
+INGEST_TABLES: tuple[LakeTable, ...] = (
+    *(t for s in CAPTURED for t in (changelog(s), silver(s), deletes(s))),
+    DEAD_LETTERS,
+)
+
+
+def ensure(spark: SparkSession, settings: Settings, table: LakeTable) -> bool:
+    """Create the Delta table if it does not exist. True if it was created."""
+    from delta.tables import DeltaTable
+
+    path = table.path(settings)
+    if DeltaTable.isDeltaTable(spark, path):
+        return False
+    builder = DeltaTable.createIfNotExists(spark).location(path)
+    for name, type_ in table.columns:
+        builder = builder.addColumn(name, type_)
+    for key, value in table.properties.items():
+        builder = builder.property(key, value)
+    builder.execute()
+    return True
