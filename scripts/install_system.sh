@@ -4,6 +4,7 @@
 #   openjdk-17      Kafka and Kafka Connect (skipped when a java is already on PATH)
 #   maven           resolves the Kafka, Connect and Debezium jars from Maven Central
 #   golang          builds MinIO from its Go module (skipped when go is on PATH)
+#   chromium        the headless browser the UI tests drive (Playwright, no browser download)
 # Idempotent and quick when everything is present. Needs root (or sudo).
 set -euo pipefail
 
@@ -13,6 +14,7 @@ command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v go >/dev/null || need+=(golang-go)
 command -v python3 >/dev/null || need+=(python3 python3-venv)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 
 if [[ ${#need[@]} -eq 0 ]]; then
     echo "install_system: all system packages present" >&2

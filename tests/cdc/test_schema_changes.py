@@ -30,12 +30,14 @@ def test_an_added_nullable_column_reaches_silver_with_its_values(stack, spark, p
 
 
 def test_a_retyped_column_stops_ingest_with_a_message_naming_it(stack, pg, ingest_now):
-    pg.execute("ALTER TABLE customers ADD COLUMN IF NOT EXISTS loyalty_tier text")
-    ingest_now()  # silver knows loyalty_tier as a string
-    pg.execute("ALTER TABLE customers ALTER COLUMN loyalty_tier TYPE integer USING NULL")
+    # A column of its own, never filled: retyping it (which PostgreSQL does
+    # without change events) then changes no value the lake holds.
+    pg.execute("ALTER TABLE customers ADD COLUMN IF NOT EXISTS retype_probe text")
+    ingest_now()  # silver knows retype_probe as a string
+    pg.execute("ALTER TABLE customers ALTER COLUMN retype_probe TYPE integer USING NULL")
     try:
-        with pytest.raises(SchemaChangeError, match="loyalty_tier changed type"):
+        with pytest.raises(SchemaChangeError, match="retype_probe changed type"):
             ingest_now()
     finally:
-        pg.execute("ALTER TABLE customers ALTER COLUMN loyalty_tier TYPE text")
+        pg.execute("ALTER TABLE customers ALTER COLUMN retype_probe TYPE text")
     ingest_now()  # back to what the lake knows: ingest runs again

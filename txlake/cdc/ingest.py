@@ -82,6 +82,8 @@ def _ensure_tables(spark, settings: Settings) -> None:
     for table in lake.INGEST_TABLES:
         if lake.ensure(spark, settings, table):
             say(f"lake: created {table.name} at {table.path(settings)}")
+            if not table.internal:
+                lake.publish(settings, table)
 
 
 def _reader(spark, settings: Settings):

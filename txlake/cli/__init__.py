@@ -9,6 +9,7 @@ import click
 from txlake import __version__
 from txlake.cli.cdc import ingest, reconcile, stream
 from txlake.cli.config import config
+from txlake.cli.demo import demo
 from txlake.cli.generate import generate
 from txlake.cli.stack import stack
 from txlake.errors import TxlakeError
@@ -21,6 +22,7 @@ def cli() -> None:
 
     \b
     Start here:
+      txlake demo            the whole flow end to end, with a report
       txlake stack up        start PostgreSQL, Kafka, Debezium, MinIO, ... as local processes
       txlake stack status    see what runs where, and whether it is healthy
       txlake config          show the resolved settings (from the environment and .env)
@@ -39,6 +41,7 @@ cli.add_command(generate)
 cli.add_command(ingest)
 cli.add_command(stream)
 cli.add_command(reconcile)
+cli.add_command(demo)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ CATALOG = "lakehouse"
 SCHEMA = "project"
 # The lake tables of the design (DESIGN.md), as Trino names them.
 LAKE_TABLES = ("customers", "transactions", "transactions_changelog", "customers_changelog",
-               "features", "quality_results")
+               "cdc_dead_letters", "features", "quality_results")
 
 
 class CatalogError(TxlakeError):

@@ -79,3 +79,16 @@ def ensure(spark: SparkSession, settings: Settings, table: LakeTable) -> bool:
         builder = builder.property(key, value)
     builder.execute()
     return True
+
+
+def publish(settings: Settings, table: LakeTable) -> None:
+    """Make a new table queryable in Trino. A Trino that is down does not stop
+    the writer: `txlake stack up` registers every existing lake table anyway."""
+    from txlake.artifacts import say
+    from txlake.lake import catalog
+
+    try:
+        catalog.ensure_schema(settings)
+        catalog.register_table(settings, table.name)
+    except catalog.CatalogError as error:
+        say(f"trino: {table.name} not registered yet ({error}); `txlake stack up` will do it")
