@@ -40,8 +40,8 @@ def stack() -> None:
     """Run the services as local processes (no Docker needed).
 
     \b
-    PostgreSQL (Debian package), Kafka and Kafka Connect with Debezium (Maven
-    Central) and MinIO (built from its Go module) are installed into the cache
+    PostgreSQL (Debian package), Kafka and Kafka Connect with Debezium and
+    Trino (Maven Central) and MinIO (built from its Go module) are installed into the cache
     (TXLAKE_CACHE) on first use and run from the state directory (TXLAKE_HOME).
     The compose file in docker_all/ runs the same services for Docker users.
     """
@@ -115,7 +115,7 @@ def status(as_json: bool) -> None:
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
 def logs(service: str, lines: int, follow: bool) -> None:
-    """Print the end of a service's log (postgres, kafka, connect, minio)."""
+    """Print the end of a service's log (postgres, kafka, connect, minio, trino)."""
     from txlake.errors import TxlakeError
     from txlake.stack import manager
     from txlake.stack.service import Context
