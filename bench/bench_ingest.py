@@ -11,18 +11,29 @@ up`); it adds its own days of transactions to the source and ingests them.
   Kafka) until silver equals the source.
 - batch cost: with silver grown to each of `--sizes` rows, the time of one
   `ingest` of a fixed 10,000-change batch (7k inserts, 2k updates, 1k deletes).
+- stream freshness: with `txlake stream` running, single-row commits at
+  `--rate` per second for `--stream-seconds`; each row's latency is the
+  commit time of the silver version that first holds it (the change data
+  feed's _commit_timestamp) minus its commit time in PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import statistics
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date, timedelta
+
+from report import print_table
 
 from txlake.cdc import ingest
 from txlake.cdc.reconcile import reconcile
+from txlake.lake import catalog
 from txlake.lake.spark import session
 from txlake.settings import get_settings
 from txlake.source.schema import connect
@@ -55,35 +66,96 @@ def free_day(settings, start: date) -> date:
     return day
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _visible(settings, prefix: str) -> int:
+    return catalog.query(settings, "SELECT count(*) FROM lakehouse.project.transactions"
+                                   f" WHERE transaction_id LIKE '{prefix}%'")[0][0]
+
+
+def stream_freshness(settings, seconds: float, rate: float) -> list[tuple[str, str]]:
+    """Commit-to-visible-in-silver latency with `txlake stream` running."""
+    [[since]] = catalog.query(settings, 'SELECT max(version) FROM lakehouse.project'
+                                        '."transactions$history"')
+    streamer = subprocess.Popen([sys.executable, "-m", "txlake", "stream"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "STREAM_TRIGGER_SECONDS": "1"})
+    prefix = f"stream-{uuid.uuid4().hex[:6]}-"
+    try:
+        with connect(settings) as conn:
+            conn.execute("INSERT INTO customers (user_id) VALUES ('stream-bench')"
+                         " ON CONFLICT DO NOTHING")
+            # Warm-up: wait until the stream applies a first row.
+            conn.execute("INSERT INTO transactions (transaction_id, user_id, amount, updated_at)"
+                         " VALUES (%s, 'stream-bench', 1, clock_timestamp())", (prefix + "warmup",))
+            deadline = time.monotonic() + 600
+            while _visible(settings, prefix) < 1:
+                if time.monotonic() > deadline or streamer.poll() is not None:
+                    raise RuntimeError("txlake stream did not apply the warm-up row")
+                time.sleep(1)
+            count = int(seconds * rate)
+            started = time.monotonic()
+            for i in range(count):
+                conn.execute("INSERT INTO transactions (transaction_id, user_id, amount,"
+                             " updated_at) VALUES (%s, 'stream-bench', 1, clock_timestamp())",
+                             (f"{prefix}{i:07d}",))
+                time.sleep(max(0.0, started + (i + 1) / rate - time.monotonic()))
+        while _visible(settings, prefix) < count + 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("txlake stream fell behind for good")
+            time.sleep(1)
+    finally:
+        streamer.send_signal(signal.SIGTERM)
+        streamer.wait(timeout=300)
+    rows = catalog.query(settings, f"""
+        SELECT to_unixtime(_commit_timestamp) - to_unixtime(updated_at)
+        FROM TABLE(lakehouse.system.table_changes('project', 'transactions', {since}))
+        WHERE _change_type = 'insert' AND transaction_id LIKE '{prefix}%'
+          AND transaction_id <> '{prefix}warmup'""")
+    latencies = [float(r[0]) for r in rows]
+    return [
+        (f"stream: rows at {rate:.0f}/s for {seconds:.0f}s", f"{len(latencies):,}"),
+        ("stream: commit-to-silver median", f"{statistics.median(latencies):.2f} s"),
+        ("stream: commit-to-silver p95", f"{percentile(latencies, 0.95):.2f} s"),
+        ("stream: commit-to-silver max", f"{max(latencies):.2f} s"),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="100000,1000000",
                         help="silver sizes (rows) for the fixed-batch measurement")
+    parser.add_argument("--stream-seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=500.0, help="changes/s in stream mode")
+    parser.add_argument("--only", choices=["catch-up", "sizes", "stream"], default=None)
     args = parser.parse_args()
     settings = get_settings()
     spark = session(settings, "txlake-bench-ingest")
     subprocess.run([sys.executable, "-m", "txlake", "generate", "customers", "--count", "100000",
                     "--quiet"], check=True)
     rows: list[tuple[str, str]] = []
-
     ingest.run(settings)  # start from a caught-up lake
     day = free_day(settings, date(2025, 1, 1))
-    inserts = int(args.changes * 0.7)
-    gen = generate(day, inserts, seed=1)
-    rows.append((f"generate {args.changes:,} changes into PostgreSQL", f"{gen:.1f} s"))
-    result = ingest.run(settings)
-    applied = sum(result.stats.changes.values())
-    rows.append(("catch-up: changes applied", f"{applied:,} in {result.stats.batches} batches"))
-    rows.append(("catch-up: watermark wait (Debezium catching up)",
-                 f"{result.watermark_seconds:.1f} s"))
-    rows.append(("catch-up: ingest wall time", f"{result.seconds:.1f} s"))
-    rows.append(("catch-up: changes/s end to end", f"{applied / result.seconds:,.0f}"))
-    report = reconcile(spark, settings, limit=3)
-    rows.append(("reconcile after catch-up", "clean" if report["clean"] else "DIFFERENT"))
 
-    for size in [int(s) for s in args.sizes.split(",") if s]:
+    if args.only in (None, "catch-up"):
+        gen = generate(day, int(args.changes * 0.7), seed=1)
+        rows.append((f"generate {args.changes:,} changes into PostgreSQL", f"{gen:.1f} s"))
+        result = ingest.run(settings)
+        applied = sum(result.stats.changes.values())
+        rows.append(("catch-up: changes applied", f"{applied:,} in {result.stats.batches} batches"))
+        rows.append(("catch-up: watermark wait (Debezium catching up)",
+                     f"{result.watermark_seconds:.1f} s"))
+        rows.append(("catch-up: ingest wall time", f"{result.seconds:.1f} s"))
+        rows.append(("catch-up: changes/s end to end", f"{applied / result.seconds:,.0f}"))
+        report = reconcile(spark, settings, limit=3)
+        rows.append(("reconcile after catch-up", "clean" if report["clean"] else "DIFFERENT"))
+
+    for size in [int(s) for s in args.sizes.split(",") if s] if args.only in (None, "sizes") else []:
         while source_rows(settings) < size:
             day = free_day(settings, day)
             missing = size - source_rows(settings)
@@ -95,11 +167,10 @@ def main() -> int:
         rows.append((f"10k-change batch, silver ~{source_rows(settings):,} rows",
                      f"{batch.seconds:.1f} s (watermark {batch.watermark_seconds:.1f} s)"))
 
-    width = max(len(name) for name, _ in rows)
-    print(f"\n{'measure'.ljust(width)}  value")
-    print(f"{'-' * width}  -----")
-    for name, value in rows:
-        print(f"{name.ljust(width)}  {value}")
+    if args.only in (None, "stream"):
+        rows += stream_freshness(settings, args.stream_seconds, args.rate)
+
+    print_table(rows)
     return 0
 
 

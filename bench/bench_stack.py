@@ -26,6 +26,7 @@ os.environ["TXLAKE_HOME"] = str(ROOT / ".txlake-bench")
 
 import psycopg  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+from report import print_table  # noqa: E402
 
 from txlake.settings import Settings, get_settings  # noqa: E402
 from txlake.stack import manager  # noqa: E402
@@ -126,11 +127,7 @@ def main() -> int:
     finally:
         manager.down(settings, volumes=True)
 
-    width = max(len(name) for name, _ in rows)
-    print(f"\n{'measure'.ljust(width)}  value")
-    print(f"{'-' * width}  -----")
-    for name, value in rows:
-        print(f"{name.ljust(width)}  {value}")
+    print_table(rows)
     return 0
 
 

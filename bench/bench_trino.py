@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if "--external" not in sys.argv:
     os.environ["TXLAKE_HOME"] = str(ROOT / ".txlake-bench")
 
+from report import print_table  # noqa: E402
+
 from txlake.lake import catalog  # noqa: E402
 from txlake.lake.storage import s3_client  # noqa: E402
 from txlake.settings import Settings, get_settings  # noqa: E402
@@ -158,11 +160,7 @@ def main() -> int:
         if not args.external:
             manager.down(settings)
 
-    width = max(len(name) for name, _ in results)
-    print(f"\n{'measure'.ljust(width)}  value")
-    print(f"{'-' * width}  -----")
-    for name, value in results:
-        print(f"{name.ljust(width)}  {value}")
+    print_table(results)
     return 0
 
 

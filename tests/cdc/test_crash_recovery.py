@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 
 import pytest
 from pyspark.sql import functions as F
@@ -25,22 +26,32 @@ def _log_entries(settings, table: lake.LakeTable) -> int:
 
 
 def test_sigkill_between_bronze_and_silver_then_restart_converges(stack, spark, ingest_now,
-                                                                  reconcile_now):
+                                                                  reconcile_now, free_day,
+                                                                  tmp_path):
+    customers = subprocess.run([sys.executable, "-m", "txlake", "generate", "customers",
+                                "--count", "500", "--seed", "9"], capture_output=True, text=True,
+                               timeout=300)
+    assert customers.returncode == 0, customers.stderr
     ingest_now()  # start from a caught-up lake
+    day = free_day(date(2026, 10, 12))
     generated = subprocess.run(
-        [sys.executable, "-m", "txlake", "generate", "transactions", "--date", "2026-10-12",
+        [sys.executable, "-m", "txlake", "generate", "transactions", "--date", day,
          "--count", "60000", "--seed", "9", "--update-share", "0.2", "--delete-share", "0.1"],
         capture_output=True, text=True, timeout=300)
     assert generated.returncode == 0, generated.stderr
     bronze = lake.changelog(TRANSACTIONS)
     commits_before = _log_entries(stack, bronze)
 
+    victim_log = open(tmp_path / "victim.log", "w")  # noqa: SIM115 - closed below
     victim = subprocess.Popen([sys.executable, "-m", "txlake", "ingest"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=victim_log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while _log_entries(stack, bronze) == commits_before and victim.poll() is None:
         assert time.monotonic() < deadline, "ingest never committed to bronze"
         time.sleep(0.05)
+    victim_log.close()
+    assert victim.poll() is None, (
+        "ingest ended before its first bronze commit:\n" + (tmp_path / "victim.log").read_text())
     # Bronze just committed; silver's MERGE of the same batch is under way.
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()

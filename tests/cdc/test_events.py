@@ -59,7 +59,13 @@ def test_bad_input_gets_a_reason_instead_of_silently_becoming_null(spark, value,
     assert decoded.error is not None and reason in decoded.error
 
 
-def test_columns_the_lake_does_not_know_are_detected(spark):
-    parsed = events.parse(_records(spark, _event(loyalty="gold"), _event()))
+def test_one_pass_summarizes_counts_key_range_and_unknown_columns(spark):
+    decoded = events.decode(events.parse(_records(
+        spark, _event(loyalty="gold"), _event(op="d", transaction_id="t9"), b"garbage")),
+        TRANSACTIONS)
 
-    assert events.column_drift(parsed, TRANSACTIONS) == (["loyalty"], [])
+    summary = events.summarize(decoded, TRANSACTIONS)
+
+    assert (summary.good, summary.bad, summary.deletes) == (2, 1, 1)
+    assert (summary.low_key, summary.high_key) == ("t1", "t9")
+    assert summary.unknown_columns == ["loyalty"] and summary.missing_columns == []

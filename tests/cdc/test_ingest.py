@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
@@ -28,9 +29,10 @@ def _txlake(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_generate_then_ingest_with_no_sleep_leaves_reconcile_clean(stack, ingest_now,
-                                                                   reconcile_now):
+                                                                   reconcile_now, free_day):
     assert _txlake("generate", "customers", "--count", "300", "--seed", "5").returncode == 0
-    generated = _txlake("generate", "transactions", "--date", "2026-10-05", "--count", "5000",
+    generated = _txlake("generate", "transactions", "--date", free_day(date(2026, 10, 5)),
+                        "--count", "5000",
                         "--seed", "5", "--update-share", "0.1", "--delete-share", "0.05")
     assert generated.returncode == 0, generated.stderr
 

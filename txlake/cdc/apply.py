@@ -11,6 +11,7 @@ Exactly-once effect, whatever crashes and restarts happen:
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from txlake.artifacts import say
 from txlake.cdc import events, evolution
 from txlake.cdc.tables import CAPTURED, SourceTable
 from txlake.errors import TxlakeError
@@ -50,8 +52,8 @@ class BatchApplier:
         # (Spark would wrap it in a long Java stack trace).
         self.failure: TxlakeError | None = None
 
-    def _app_id(self, table: lake.LakeTable) -> str:
-        return f"txlake-ingest-{self.run_id}-{table.name}"
+    def _app_id(self, table_name: str) -> str:
+        return f"txlake-ingest-{self.run_id}-{table_name}"
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
         try:
@@ -63,35 +65,57 @@ class BatchApplier:
     def _apply(self, records: DataFrame, batch_id: int) -> None:
         records = records.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            if records.isEmpty():
+            per_topic = {row["topic"]: (row["records"], row["tombstones"]) for row in
+                         records.groupBy("topic").agg(
+                             F.count(F.lit(1)).alias("records"),
+                             F.count(F.when(F.col("value").isNull(), 1)).alias("tombstones"),
+                         ).collect()}
+            if not per_topic:
                 return
-            self.stats.tombstones += records.where(F.col("value").isNull()).count()
+            self.stats.tombstones += sum(t for _, t in per_topic.values())
             parsed = events.parse(records.where(F.col("value").isNotNull()))
             for name in [t.name for t in CAPTURED]:
                 topic = self.settings.cdc_topic(name)
-                changes = parsed.where(F.col("topic") == topic)
-                source = self._follow_schema(changes, self.tables[name])
-                decoded = events.decode(changes, source).persist(StorageLevel.MEMORY_AND_DISK)
-                try:
-                    good = decoded.where(F.col("error").isNull())
-                    count = self._apply_table(source, good, batch_id)
-                    self.stats.changes[source.name] += count
-                    self._write_dead_letters(
-                        self._dead_letters(decoded.where(F.col("error").isNotNull())), batch_id, source)
-                finally:
-                    decoded.unpersist()
+                present, tombstones = per_topic.get(topic, (0, 0))
+                if present > tombstones:
+                    self._apply_topic(parsed.where(F.col("topic") == topic), name, batch_id)
             self.stats.batches += 1
         finally:
             records.unpersist()
 
-    def _follow_schema(self, changes: DataFrame, source: SourceTable) -> SourceTable:
+    def _apply_topic(self, changes: DataFrame, name: str, batch_id: int) -> None:
+        source = self.tables[name]
+        clock = _Clock()
+        decoded = events.decode(changes, source).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            summary = events.summarize(decoded, source)
+            clock.lap("decode")
+            if summary.unknown_columns or summary.missing_columns:
+                source = self._follow_schema(summary, source)
+                decoded.unpersist()
+                decoded = events.decode(changes, source).persist(StorageLevel.MEMORY_AND_DISK)
+            if summary.good:
+                good = decoded.where(F.col("error").isNull())
+                self._append(_bronze(good), lake.changelog(source), batch_id)
+                clock.lap("bronze")
+                self._merge_silver(source, good, summary, batch_id)
+                clock.lap("silver")
+                self.stats.changes[name] += summary.good
+            if summary.bad:
+                self._write_dead_letters(decoded.where(F.col("error").isNotNull()), batch_id,
+                                         source)
+                clock.lap("dead letters")
+                self.stats.dead_letters += summary.bad
+        finally:
+            decoded.unpersist()
+        say(f"batch {batch_id}: {name}: {summary.good:,} change(s), {summary.bad:,} dead "
+            f"letter(s) in {clock.total():.1f}s ({clock})")
+
+    def _follow_schema(self, summary: events.Summary, source: SourceTable) -> SourceTable:
         """A column added in the source mid-run joins silver before its values are
         applied; any other drift stops the run (see evolution.reconcile_schema)."""
-        unknown, missing = events.column_drift(changes, source)
-        if not unknown and not missing:
-            return source
         source = evolution.reconcile_schema(self.spark, self.settings, source)
-        still_unknown = set(unknown) - set(source.column_names)
+        still_unknown = set(summary.unknown_columns) - set(source.column_names)
         if still_unknown:
             raise evolution.SchemaChangeError(
                 f"{source.name}: change events carry columns the source no longer has "
@@ -99,29 +123,12 @@ class BatchApplier:
         self.tables[source.name] = source
         return source
 
-    # -- bronze -------------------------------------------------------------
-
-    def _append(self, frame: DataFrame, table: lake.LakeTable, batch_id: int) -> None:
+    def _append(self, frame: DataFrame, table: lake.LakeTable, batch_id: int,
+                app_table: str | None = None) -> None:
         (frame.write.format("delta").mode("append")
-         .option("txnAppId", self._app_id(table)).option("txnVersion", batch_id)
+         .option("txnAppId", self._app_id(app_table or table.name))
+         .option("txnVersion", batch_id)
          .save(table.path(self.settings)))
-
-    def _apply_table(self, source: SourceTable, good: DataFrame, batch_id: int) -> int:
-        good = good.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            count = good.count()
-            if count == 0:
-                return 0
-            bronze = good.select(
-                "topic", "partition", "offset", "kafka_timestamp", "op", "lsn", "tx_id",
-                F.timestamp_millis("source_ts_ms").alias("source_ts"), "key", "before", "after",
-                F.current_timestamp().alias("ingested_at"),
-            )
-            self._append(bronze, lake.changelog(source), batch_id)
-            self._merge_silver(source, good, batch_id)
-            return count
-        finally:
-            good.unpersist()
 
     # -- silver -------------------------------------------------------------
 
@@ -130,7 +137,7 @@ class BatchApplier:
         from delta.tables import DeltaTable
 
         conf = self.spark.conf
-        conf.set("spark.databricks.delta.write.txnAppId", self._app_id(table))
+        conf.set("spark.databricks.delta.write.txnAppId", self._app_id(table.name))
         conf.set("spark.databricks.delta.write.txnVersion", str(batch_id))
         try:
             build(DeltaTable.forPath(self.spark, table.path(self.settings))).execute()
@@ -138,17 +145,20 @@ class BatchApplier:
             conf.unset("spark.databricks.delta.write.txnAppId")
             conf.unset("spark.databricks.delta.write.txnVersion")
 
-    def _merge_silver(self, source: SourceTable, good: DataFrame, batch_id: int) -> None:
+    def _merge_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
+                      batch_id: int) -> None:
         # Newest change per key within the batch: LSN order is commit order for
         # one row; the offset breaks ties between a duplicate and its original.
         newest = Window.partitionBy("key").orderBy(F.col("lsn").desc(), F.col("offset").desc())
         changes = (good.withColumn("_n", F.row_number().over(newest)).where("_n = 1")
                    .select("key", "op", "lsn", "row.*"))
         deletes_table = lake.deletes(source)
+
         # Files whose key range misses the batch cannot hold a matching row:
         # bounding the key lets Delta skip them by their min/max statistics.
-        low, high = changes.agg(F.min("key"), F.max("key")).first()
-        in_range = lambda column: column.between(F.lit(low), F.lit(high))  # noqa: E731
+        def in_range(column):
+            return column.between(F.lit(summary.low_key), F.lit(summary.high_key))
+
         known_deletes = (self.spark.read.format("delta").load(deletes_table.path(self.settings))
                          .where(in_range(F.col("key")))
                          .withColumnRenamed("_lsn", "_deleted_lsn"))
@@ -166,35 +176,50 @@ class BatchApplier:
                 .whenMatchedDelete(condition="s.op = 'd' AND s.lsn > t._lsn")
                 .whenMatchedUpdate(condition="s.op <> 'd' AND s.lsn > t._lsn", set=values)
                 .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)))
-            gone = changes.where("op = 'd'").select("key", F.col("lsn").alias("_lsn"))
-            self._merge(deletes_table, batch_id, lambda target: (
-                target.alias("t").merge(gone.alias("s"),
-                                        (F.col("t.key") == F.col("s.key")) & in_range(F.col("t.key")))
-                .whenMatchedUpdate(condition="s._lsn > t._lsn", set={"_lsn": "s._lsn"})
-                .whenNotMatchedInsertAll()))
+            if summary.deletes:
+                gone = changes.where("op = 'd'").select("key", F.col("lsn").alias("_lsn"))
+                self._merge(deletes_table, batch_id, lambda target: (
+                    target.alias("t").merge(gone.alias("s"), (F.col("t.key") == F.col("s.key"))
+                                            & in_range(F.col("t.key")))
+                    .whenMatchedUpdate(condition="s._lsn > t._lsn", set={"_lsn": "s._lsn"})
+                    .whenNotMatchedInsertAll()))
         finally:
             changes.unpersist()
 
     # -- dead letters -------------------------------------------------------
 
-    @staticmethod
-    def _dead_letters(bad: DataFrame) -> DataFrame:
-        return bad.select(
+    def _write_dead_letters(self, bad: DataFrame, batch_id: int, source: SourceTable) -> None:
+        dead = bad.select(
             "topic", "partition", "offset", "kafka_timestamp",
             F.col("raw_key").alias("key"), F.col("raw_value").alias("value"), "error",
             F.current_timestamp().alias("ingested_at"))
+        # Each source table writes its dead letters under a transaction id of its own.
+        self._append(dead, lake.DEAD_LETTERS, batch_id,
+                     app_table=f"{lake.DEAD_LETTERS.name}-{source.name}")
 
-    def _write_dead_letters(self, dead: DataFrame, batch_id: int, source: SourceTable) -> None:
-        dead = dead.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            count = dead.count()
-            if count:
-                # One transaction id per source table: both write in the same batch.
-                table = lake.LakeTable(f"{lake.DEAD_LETTERS.name}-{source.name}",
-                                       lake.DEAD_LETTERS.columns)
-                (dead.write.format("delta").mode("append")
-                 .option("txnAppId", self._app_id(table)).option("txnVersion", batch_id)
-                 .save(lake.DEAD_LETTERS.path(self.settings)))
-                self.stats.dead_letters += count
-        finally:
-            dead.unpersist()
+
+class _Clock:
+    """Where a batch spends its time, for the progress line."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+        self.laps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps.append((name, now - self.last))
+        self.last = now
+
+    def total(self) -> float:
+        return time.monotonic() - self.started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.laps)
+
+
+def _bronze(good: DataFrame) -> DataFrame:
+    return good.select(
+        "topic", "partition", "offset", "kafka_timestamp", "op", "lsn", "tx_id",
+        F.timestamp_millis("source_ts_ms").alias("source_ts"), "key", "before", "after",
+        F.current_timestamp().alias("ingested_at"),
+    )

@@ -7,6 +7,8 @@ why (`error` not null): it goes to the dead-letter table, never nowhere.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -108,17 +110,37 @@ def decode(events: DataFrame, table: SourceTable) -> DataFrame:
     ).drop("_raw")
 
 
-def column_drift(events: DataFrame, table: SourceTable) -> tuple[list[str], list[str]]:
-    """Columns in row images the lake does not know, and known ones they lack."""
+@dataclass(frozen=True)
+class Summary:
+    """What one table's part of a batch holds, from a single pass over it."""
+
+    good: int
+    bad: int
+    deletes: int
+    low_key: str | None
+    high_key: str | None
+    unknown_columns: list[str]
+    missing_columns: list[str]
+
+
+def summarize(decoded: DataFrame, table: SourceTable) -> Summary:
+    """Counts, the key range, and column drift: columns in row images the lake
+    does not know, and known ones they lack."""
+    good = F.col("error").isNull()
     image = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
     known = F.array(*[F.lit(name) for name in table.column_names])
     keys = F.json_object_keys(image)
-    row = (events.where(F.col("op").isin(*VALID_OPS) & image.isNotNull())
-           .select(F.array_except(keys, known).alias("unknown"),
-                   F.array_except(known, keys).alias("missing"))
-           .agg(F.array_distinct(F.flatten(F.collect_set("unknown"))).alias("unknown"),
-                F.array_distinct(F.flatten(F.collect_set("missing"))).alias("missing"))
-           .first())
-    if row is None:
-        return [], []
-    return sorted(row["unknown"] or []), sorted(row["missing"] or [])
+    with_image = F.col("op").isin(*VALID_OPS) & image.isNotNull()
+    row = decoded.agg(
+        F.count(F.when(good, 1)).alias("good"),
+        F.count(F.when(~good, 1)).alias("bad"),
+        F.count(F.when(good & (F.col("op") == "d"), 1)).alias("deletes"),
+        F.min(F.when(good, F.col("key"))).alias("low"),
+        F.max(F.when(good, F.col("key"))).alias("high"),
+        F.array_distinct(F.flatten(F.collect_set(
+            F.when(with_image, F.array_except(keys, known))))).alias("unknown"),
+        F.array_distinct(F.flatten(F.collect_set(
+            F.when(with_image, F.array_except(known, keys))))).alias("missing"),
+    ).first()
+    return Summary(row["good"], row["bad"], row["deletes"], row["low"], row["high"],
+                   sorted(row["unknown"] or []), sorted(row["missing"] or []))

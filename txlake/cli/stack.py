@@ -31,6 +31,9 @@ def _print_table(rows: list[dict]) -> None:
             tasks = ", ".join(f"task {t['id']} {t['state']}" for t in c.get("tasks", []))
             click.echo(f"{'':<10} connector {c.get('name', '?')}: {c.get('state', c.get('error'))}"
                        f"{' (' + tasks + ')' if tasks else ''}")
+        if row.get("dead_letters"):
+            click.echo(f"{'':<10} lake: {row['dead_letters']:,} dead letter(s) in "
+                       "lakehouse.project.cdc_dead_letters (see txlake reconcile)")
         if not row["healthy"] and row["log"]:
             click.echo(f"{'':<10} log: {row['log']}")
 

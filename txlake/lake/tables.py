@@ -26,7 +26,10 @@ class LakeTable:
 
 # Deletion vectors make a MERGE that deletes or updates a few rows mark them
 # instead of rewriting whole files (Trino and Spark read them; delta-rs does not).
-_DV = {"delta.enableDeletionVectors": "true"}
+# The change data feed records which rows each commit changed and when: what
+# the weekly features use to find weeks touched by late changes.
+_SILVER_PROPERTIES = {"delta.enableDeletionVectors": "true",
+                      "delta.enableChangeDataFeed": "true"}
 
 CHANGELOG_COLUMNS = (
     ("topic", "string"), ("partition", "int"), ("offset", "bigint"),
@@ -49,7 +52,7 @@ def changelog(source: SourceTable) -> LakeTable:
 def silver(source: SourceTable) -> LakeTable:
     columns = tuple((c.name, c.spark_type) for c in source.columns)
     return LakeTable(source.name, columns + (("_lsn", "bigint"), ("_ingested_at", "timestamp")),
-                     properties=_DV)
+                     properties=_SILVER_PROPERTIES)
 
 
 def deletes(source: SourceTable) -> LakeTable:
@@ -71,6 +74,7 @@ def ensure(spark: SparkSession, settings: Settings, table: LakeTable) -> bool:
 
     path = table.path(settings)
     if DeltaTable.isDeltaTable(spark, path):
+        _add_missing_properties(spark, path, table.properties)
         return False
     builder = DeltaTable.createIfNotExists(spark).location(path)
     for name, type_ in table.columns:
@@ -79,6 +83,17 @@ def ensure(spark: SparkSession, settings: Settings, table: LakeTable) -> bool:
         builder = builder.property(key, value)
     builder.execute()
     return True
+
+
+def _add_missing_properties(spark: SparkSession, path: str, wanted: dict[str, str]) -> None:
+    """Tables created by an older txlake get properties added since."""
+    if not wanted:
+        return
+    current = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()["properties"] or {}
+    missing = {k: v for k, v in wanted.items() if current.get(k) != v}
+    if missing:
+        assignments = ", ".join(f"'{k}' = '{v}'" for k, v in missing.items())
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
 
 
 def publish(settings: Settings, table: LakeTable) -> None:

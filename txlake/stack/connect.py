@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from txlake import artifacts
 from txlake.settings import Settings
 from txlake.stack import versions
 from txlake.stack.kafka import jvm_command, kafka_libs
-from txlake.stack.service import Context, Launch, Service
+from txlake.stack.service import Context, Launch, Service, http_json
 from txlake.templates import render_file
 
 PLUGIN = "debezium-connector-postgres"
@@ -65,11 +63,8 @@ class Connect(Service):
         )
 
     def healthy(self, ctx: Context) -> bool:
-        try:
-            response = requests.get(f"{ctx.settings.kafka_connect_url}/connector-plugins", timeout=2)
-        except requests.RequestException:
-            return False
-        return response.ok and any("PostgresConnector" in p.get("class", "") for p in response.json())
+        plugins = http_json(f"{ctx.settings.kafka_connect_url}/connector-plugins") or []
+        return any("PostgresConnector" in p.get("class", "") for p in plugins)
 
     def details(self, ctx: Context) -> dict[str, Any]:
         from txlake.cdc import connector

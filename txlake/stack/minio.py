@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import requests
-
 from txlake import artifacts
 from txlake.settings import Settings
 from txlake.stack import versions
-from txlake.stack.service import Context, Launch, Service
+from txlake.stack.service import Context, Launch, Service, http_json
 
 
 def minio_binary(ctx: Context) -> Path:
@@ -49,8 +47,4 @@ class Minio(Service):
         )
 
     def healthy(self, ctx: Context) -> bool:
-        try:
-            response = requests.get(f"{ctx.settings.s3_endpoint}/minio/health/live", timeout=2)
-        except requests.RequestException:
-            return False
-        return response.status_code == 200
+        return http_json(f"{ctx.settings.s3_endpoint}/minio/health/live") is not None

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from txlake.settings import Settings, project_root
 
 
@@ -96,6 +98,18 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def http_json(url: str) -> object | None:
+    """The JSON a health endpoint answers with, or None when it does not answer
+    with a success (a starting service refuses connections or errors)."""
+    try:
+        response = requests.get(url, timeout=2)
+        if not response.ok:
+            return None
+        return response.json() if response.content else {}
+    except (requests.RequestException, ValueError):
+        return None
 
 
 def java_executable() -> str:

@@ -23,13 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from txlake import artifacts
 from txlake.errors import TxlakeError
 from txlake.settings import Settings, project_root
 from txlake.stack import versions
-from txlake.stack.service import Context, Launch, Service
+from txlake.stack.service import Context, Launch, Service, http_json
 from txlake.templates import render_file
 
 # Trino refuses to start with fewer open files than this.
@@ -256,11 +254,8 @@ class Trino(Service):
         )
 
     def healthy(self, ctx: Context) -> bool:
-        try:
-            response = requests.get(f"{ctx.settings.trino_url}/v1/info", timeout=2)
-            return response.ok and response.json().get("starting") is False
-        except (requests.RequestException, ValueError):
-            return False
+        info = http_json(f"{ctx.settings.trino_url}/v1/info")
+        return isinstance(info, dict) and info.get("starting") is False
 
     def after_start(self, ctx: Context) -> None:
         """Schema `lakehouse.project`, and every lake table that exists registered."""
@@ -273,10 +268,24 @@ class Trino(Service):
 
     def details(self, ctx: Context) -> dict[str, Any]:
         out: dict[str, Any] = {"ui": f"{ctx.settings.trino_url}/ui/", "cli": str(_cli_path(ctx))}
-        try:
-            info = requests.get(f"{ctx.settings.trino_url}/v1/info", timeout=2).json()
+        info = http_json(f"{ctx.settings.trino_url}/v1/info")
+        if isinstance(info, dict):
             out["version"] = info.get("nodeVersion", {}).get("version")
-        except (requests.RequestException, ValueError):
-            pass
+        out["dead_letters"] = _dead_letters(ctx.settings)
         return out
 
+
+
+def _dead_letters(settings: Settings) -> int | None:
+    """Change events ingest parked instead of applying (None before the first ingest)."""
+    from trino.exceptions import TrinoQueryError
+
+    from txlake.lake import catalog
+
+    try:
+        if catalog.registered_location(settings, "cdc_dead_letters") is None:
+            return None
+        return int(catalog.query(settings,
+                                 "SELECT count(*) FROM lakehouse.project.cdc_dead_letters")[0][0])
+    except (catalog.CatalogError, TrinoQueryError):
+        return None  # status reports what it can; Trino's own row says whether it is healthy
