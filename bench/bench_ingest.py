@@ -27,12 +27,13 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date
 
 from report import print_table
 
 from txlake.cdc import ingest
 from txlake.cdc.reconcile import reconcile
+from txlake.generate.load import first_free_day
 from txlake.lake import catalog
 from txlake.lake.spark import session
 from txlake.settings import get_settings
@@ -55,15 +56,8 @@ def source_rows(settings) -> int:
 
 
 def free_day(settings, start: date) -> date:
-    """The first day from `start` on with no generated transactions yet."""
     with connect(settings) as conn:
-        taken = {row[0] for row in conn.execute(
-            "SELECT DISTINCT substr(transaction_id, 2, 8) FROM transactions"
-            " WHERE transaction_id LIKE 't________-%'")}
-    day = start
-    while day.strftime("%Y%m%d") in taken:
-        day += timedelta(days=1)
-    return day
+        return first_free_day(conn, start)
 
 
 def percentile(values: list[float], q: float) -> float:

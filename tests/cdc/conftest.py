@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pytest
 
 from txlake.cdc import ingest
 from txlake.cdc.reconcile import reconcile
+from txlake.generate.load import first_free_day
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +31,4 @@ def reconcile_now(stack, spark):
 def free_day(pg):
     """A day the generator has not written yet, from `start` on: the suite may
     run on a stack that already holds data (TXLAKE_TEST_STACK=external)."""
-    def first_free(start: date) -> str:
-        taken = {row[0] for row in pg.execute(
-            "SELECT DISTINCT substr(transaction_id, 2, 8) FROM transactions"
-            " WHERE transaction_id LIKE 't________-%'")}
-        day = start
-        while day.strftime("%Y%m%d") in taken:
-            day += timedelta(days=1)
-        return day.isoformat()
-
-    return first_free
+    return lambda start: first_free_day(pg, start).isoformat()

@@ -191,6 +191,14 @@ def day_rows_present(conn: psycopg.Connection, day: date) -> int:
     return int(row[0])
 
 
+def first_free_day(conn: psycopg.Connection, start: date) -> date:
+    """The first day from `start` on that the generator has not written yet."""
+    day = start
+    while day_rows_present(conn, day):
+        day += timedelta(days=1)
+    return day
+
+
 def pick_earlier_rows(
     conn: psycopg.Connection, day: date, seed: int, limit: int
 ) -> list[str]:
