@@ -75,9 +75,3 @@ POSTGRES_TYPES = {
     "timestamp with time zone": ("timestamp", "instant"),
 }
 
-
-def by_name(name: str) -> SourceTable:
-    for table in CAPTURED:
-        if table.name == name:
-            return table
-    raise KeyError(name)

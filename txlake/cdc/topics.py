@@ -43,7 +43,3 @@ def ensure_topics(settings: Settings) -> list[str]:
                 raise TxlakeError(f"kafka: creating topic {topic} failed: {error}") from None
     return wanted
 
-
-def missing_topics(settings: Settings) -> list[str]:
-    existing = set(admin(settings).list_topics(timeout=10).topics)
-    return [t for t in cdc_topics(settings) if t not in existing]
