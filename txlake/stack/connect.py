@@ -29,6 +29,7 @@ def debezium_plugins(ctx: Context) -> Path:
 class Connect(Service):
     name = "connect"
     after = ("kafka",)
+    config_files = ("config/kafka/connect-distributed.properties", "config/kafka/log4j2.properties")
 
     def endpoint(self, settings: Settings) -> str:
         return settings.kafka_connect_url

@@ -55,6 +55,7 @@ def template_values(ctx: Context) -> dict[str, object]:
 class Kafka(Service):
     name = "kafka"
     stop_timeout = 60.0  # a clean shutdown spares the next start a log recovery
+    config_files = ("config/kafka/server.properties", "config/kafka/log4j2.properties")
 
     def endpoint(self, settings: Settings) -> str:
         return settings.kafka_bootstrap_servers

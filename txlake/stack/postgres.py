@@ -45,6 +45,7 @@ class Postgres(Service):
     name = "postgres"
     # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, exit cleanly.
     stop_signal = signal.SIGINT
+    config_files = ("config/postgres/postgresql.conf",)
 
     def endpoint(self, settings: Settings) -> str:
         return f"postgresql://{settings.postgres_host}:{settings.postgres_port}/{settings.postgres_db}"

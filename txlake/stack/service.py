@@ -57,6 +57,10 @@ class Service(ABC):
     stop_timeout: float = 30.0
     # Services that must be healthy before this one starts.
     after: tuple[str, ...] = ()
+    # The project's config files the service reads (paths from the project
+    # root; a directory means every file in it). The compose file mounts the
+    # same ones; tests/compose/test_parity.py compares the two.
+    config_files: tuple[str, ...] = ()
 
     @abstractmethod
     def endpoint(self, settings: Settings) -> str: ...

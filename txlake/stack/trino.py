@@ -213,6 +213,8 @@ class Trino(Service):
     name = "trino"
     after = ("postgres", "minio")
     stop_timeout = 30.0
+    config_files = ("trino/catalog", "trino/etc/config.properties", "trino/etc/jvm.config",
+                    "trino/etc/log.properties", "trino/etc/node.properties")
 
     def endpoint(self, settings: Settings) -> str:
         return settings.trino_url
