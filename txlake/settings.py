@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     airflow_url: str = "http://127.0.0.1:8081"
     airflow_admin_user: str = "admin"
     airflow_admin_password: SecretStr
+    # --- Airflow (txlake/stack/airflow.py, docker_all/dags/) ---
+    airflow_db: str = "airflow"  # its metadata database, in the stack's PostgreSQL
+    airflow_parallelism: int = Field(2, ge=1)  # task slots (LocalExecutor worker processes)
+    daily_transactions: int = Field(100_000, ge=1)  # txlake_daily: inserts per day
+    daily_customers: int = Field(10_000, ge=1)  # txlake_daily: customers u000001..uN that must exist
 
     txlake_home: Path = Path(".txlake")
     txlake_cache: Path = Path("~/.cache/txlake")

@@ -11,7 +11,7 @@ from typing import Any
 from txlake.artifacts import say
 from txlake.errors import TxlakeError
 from txlake.settings import Settings
-from txlake.stack import bootstrap, process
+from txlake.stack import airflow, bootstrap, process
 from txlake.stack.connect import Connect
 from txlake.stack.kafka import Kafka
 from txlake.stack.minio import Minio
@@ -20,8 +20,10 @@ from txlake.stack.service import Context, Service, port_open
 from txlake.stack.trino import Trino
 
 # Start order; each service waits for those named in its `after`.
-SERVICES: tuple[Service, ...] = (Postgres(), Minio(), Kafka(), Connect(), Trino())
-START_TIMEOUT = {"postgres": 60.0, "minio": 60.0, "kafka": 120.0, "connect": 180.0, "trino": 180.0}
+# Airflow last: its database migration (first start) runs while Trino boots.
+SERVICES: tuple[Service, ...] = (Postgres(), Minio(), Kafka(), Connect(), Trino(), *airflow.SERVICES)
+START_TIMEOUT = {"postgres": 60.0, "minio": 60.0, "kafka": 120.0, "connect": 180.0, "trino": 180.0,
+                 "airflow": 180.0, "airflow-scheduler": 180.0, "airflow-dag-processor": 180.0}
 
 
 class ServiceError(TxlakeError):
