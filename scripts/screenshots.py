@@ -121,14 +121,19 @@ def minio(page, settings: Settings, out: Path) -> list[Path]:
 
 def airflow(page, settings: Settings, out: Path) -> list[Path]:
     base = settings.airflow_url
-    page.goto(base, wait_until="networkidle")
-    password = page.locator("input[type=password]")
-    if password.count():
-        page.locator("input[name=username], input#username").first.fill(settings.airflow_admin_user)
-        password.first.fill(settings.airflow_admin_password.get_secret_value())
-        page.locator("button[type=submit], input[type=submit]").first.click()
-        page.wait_for_load_state("networkidle")
-    page.goto(f"{base}/dags", wait_until="networkidle")
+    page.goto(base, wait_until="domcontentloaded")
+    # Airflow 3's sign-in form is drawn by its web app after the page loads.
+    username = page.get_by_label("Username")
+    try:
+        username.wait_for(timeout=15_000)
+    except PlaywrightTimeout:
+        pass  # already signed in, or no sign-in configured
+    else:
+        username.fill(settings.airflow_admin_user)
+        page.get_by_label("Password").fill(settings.airflow_admin_password.get_secret_value())
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "login" not in url, timeout=TIMEOUT_MS)
+    page.goto(f"{base}/dags", wait_until="domcontentloaded")
     page.get_by_text("txlake_daily", exact=False).first.wait_for(timeout=TIMEOUT_MS)
     return [shoot(page, out / "airflow-dags.png")]
 
