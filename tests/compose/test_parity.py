@@ -107,7 +107,10 @@ def _setting_names() -> frozenset[str]:
 
 def settings_read_by(service: Service) -> set[str]:
     """Settings the service's module reads (`settings.s3_secret_key`, ...) and
-    those its config files refer to (`${NAME}`, Trino's `${ENV:NAME}`)."""
+    those its config files refer to (`${NAME}`, Trino's `${ENV:NAME}`).
+
+    Per module, not per class: services defined in one module (Airflow's
+    processes) share their helpers, and so their settings."""
     tree = ast.parse(inspect.getsource(inspect.getmodule(type(service))))
     names = {node.attr.upper() for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     for path in _expand([ROOT / p for p in service.config_files]):
