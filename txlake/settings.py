@@ -12,7 +12,7 @@ import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     stream_trigger_seconds: float = Field(1.0, gt=0)
     lake_lock_timeout_seconds: float = Field(600.0, ge=0)
 
+    # Data-quality gates (`txlake quality`): the upper bound of a plausible
+    # amount, and how long the checks may run in their Spark 3.5 runtime.
+    quality_max_amount: float = Field(100_000.0, gt=0)
+    quality_timeout_seconds: float = Field(3600.0, gt=0)
+
     trino_host: str = "127.0.0.1"
     trino_port: int = Field(8080, ge=1, le=65535)
     trino_user: str = "txlake"
@@ -150,6 +155,13 @@ class Settings(BaseSettings):
 
     txlake_home: Path = Path(".txlake")
     txlake_cache: Path = Path("~/.cache/txlake")
+
+    # Feast (feature_store/): where online features are served from. sqlite is
+    # a file under TXLAKE_HOME (fastest in-process lookups, one machine);
+    # postgres is a database of its own on the stack's PostgreSQL, shared by
+    # every process and host that reaches it.
+    feast_online_store: Literal["sqlite", "postgres"] = "sqlite"
+    feast_postgres_db: str = "feast"
 
     @field_validator("postgres_password", "debezium_password", "s3_secret_key",
                      "airflow_admin_password", "trino_source_password")

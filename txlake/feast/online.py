@@ -1,0 +1,229 @@
+"""Feast online store for txlake: SQLite or the stack's PostgreSQL, chosen by a setting.
+
+Feast picks an online store by its `type` in feature_store.yaml and rejects
+fields that type does not know, so one file cannot hold both configurations.
+This store holds both and hands every call to Feast's own SQLite or
+PostgreSQL store, whichever FEAST_ONLINE_STORE names; the tables, keys and
+values stay Feast's, so `get_online_features` and the `feast` CLI behave as
+with the stock stores.
+
+It adds one write path, `write_arrow`: a whole Arrow batch becomes rows in one
+pass per column and one bulk upsert (SQLite `executemany`, PostgreSQL `COPY`
+into a temporary table), instead of a protobuf message per entity handed to a
+per-value INSERT. The upsert keeps the newer event time, so materializing an
+older window after a newer one (a backfill) never overwrites newer features.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+from typing import Any, Literal
+
+import pyarrow as pa
+from feast.feature_view import FeatureView
+from feast.infra.online_stores.online_store import OnlineStore
+from feast.infra.online_stores.postgres_online_store.postgres import (
+    PostgreSQLOnlineStore,
+    PostgreSQLOnlineStoreConfig,
+)
+from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig, _table_id
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from feast.protos.feast.types.Value_pb2 import ValueType as ProtoValueType
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
+from feast.types import Bool, Float32, Float64, Int32, Int64, String
+from pydantic import StrictInt, StrictStr, field_validator
+
+# Feast type -> (ValueProto field, Arrow type the column is cast to first)
+_PROTO_FIELD = {Int64: ("int64_val", pa.int64()), Int32: ("int32_val", pa.int32()),
+                Float64: ("double_val", pa.float64()), Float32: ("float_val", pa.float32()),
+                String: ("string_val", pa.string()), Bool: ("bool_val", pa.bool_())}
+
+
+class LakeOnlineStoreConfig(FeastConfigBaseModel):
+    type: StrictStr = "txlake.feast.online.LakeOnlineStore"
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: StrictStr = "online.db"
+    postgres_host: StrictStr = "127.0.0.1"
+    postgres_port: StrictInt = 5432
+    postgres_database: StrictStr = "feast"
+    postgres_user: StrictStr = "txlake"
+    postgres_password: StrictStr = ""
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _unset_means_default(cls, value: Any) -> Any:
+        # A `.env` from before this setting existed leaves "${FEAST_ONLINE_STORE}" unexpanded.
+        return "sqlite" if isinstance(value, str) and value.startswith("${") else value
+
+    def inner(self) -> SqliteOnlineStoreConfig | PostgreSQLOnlineStoreConfig:
+        if self.backend == "sqlite":
+            return SqliteOnlineStoreConfig(path=self.sqlite_path)
+        # sslmode: the stack's PostgreSQL listens on loopback without TLS.
+        return PostgreSQLOnlineStoreConfig(
+            host=self.postgres_host, port=self.postgres_port, database=self.postgres_database,
+            user=self.postgres_user, password=self.postgres_password, sslmode="disable")
+
+
+class LakeOnlineStore(OnlineStore):
+    """Feast's SQLite or PostgreSQL online store, plus a bulk Arrow write path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._store: SqliteOnlineStore | PostgreSQLOnlineStore | None = None
+        self._config: RepoConfig | None = None
+        self._outer: RepoConfig | None = None
+
+    def _delegate(self, config: RepoConfig) -> tuple[Any, RepoConfig]:
+        """The stock store and a copy of `config` whose online_store is its own config."""
+        if self._outer is not config:
+            inner_cfg = config.online_store.inner()
+            inner = config.model_copy()
+            inner.online_config = inner_cfg
+            inner._online_store = inner_cfg
+            if self._store is None or self._config is None or \
+                    self._config.online_store.type != inner_cfg.type:
+                self._store = SqliteOnlineStore() if inner_cfg.type == "sqlite" else PostgreSQLOnlineStore()
+            self._config, self._outer = inner, config
+        assert self._store is not None and self._config is not None
+        return self._store, self._config
+
+    # -- Feast's OnlineStore interface: handed to the stock store ------------
+
+    def online_write_batch(self, config, table, data, progress):
+        store, inner = self._delegate(config)
+        store.online_write_batch(inner, table, data, progress)
+
+    def online_read(self, config, table, entity_keys, requested_features=None):
+        store, inner = self._delegate(config)
+        return store.online_read(inner, table, entity_keys, requested_features)
+
+    def update(self, config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep,
+               partial):
+        store, inner = self._delegate(config)
+        if inner.online_store.type == "sqlite":
+            from pathlib import Path
+
+            Path(store._get_db_path(inner)).parent.mkdir(parents=True, exist_ok=True)
+        store.update(inner, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep,
+                     partial)
+
+    def teardown(self, config, tables, entities):
+        store, inner = self._delegate(config)
+        store.teardown(inner, tables, entities)
+
+    # -- the bulk path ----------------------------------------------------------
+
+    def write_arrow(self, config: RepoConfig, view: FeatureView, table: pa.Table,
+                    join_key: str, timestamp_field: str, created_field: str | None) -> int:
+        """Upsert one feature row per entity of `table`; returns the rows written."""
+        store, inner = self._delegate(config)
+        if table.num_rows == 0:
+            return 0
+        prefix = _key_prefix(join_key)
+        keys = [prefix + struct.pack("<II", ProtoValueType.STRING, len(b)) + b
+                for b in (k.encode() for k in table.column(join_key).to_pylist())]
+        # Feast's SQLite store keeps event times as Unix seconds, PostgreSQL as timestamptz.
+        stamp = _epoch_seconds if inner.online_store.type == "sqlite" else _utc_text
+        event_ts = stamp(table.column(timestamp_field))
+        created_ts = stamp(table.column(created_field)) if created_field else [None] * len(keys)
+        rows: list[tuple] = []
+        for feature in view.features:
+            values, texts = _encode(table.column(feature.name), feature.dtype)
+            name = feature.name
+            rows.extend(zip(keys, [name] * len(keys), values, texts, event_ts, created_ts, strict=True))
+        # In key order the upsert walks the primary-key B-tree forward instead of at random.
+        rows.sort(key=lambda row: (row[0], row[1]))
+        table_name = _table_id(inner.project, view,
+                               inner.registry.enable_online_feature_view_versioning)
+        if inner.online_store.type == "sqlite":
+            _sqlite_upsert(store._get_conn(inner), table_name, rows)
+        else:
+            _postgres_upsert(inner.online_store, table_name, rows)
+        return table.num_rows
+
+
+def entity_key_bytes(join_key: str, value: str) -> bytes:
+    """Feast's entity key serialization (version 3) for one string join key, as
+    `serialize_entity_key` writes it: key count; per key its type, length and
+    name; per value its type, length and UTF-8 bytes (tests compare the two)."""
+    data = value.encode()
+    return _key_prefix(join_key) + struct.pack("<II", ProtoValueType.STRING, len(data)) + data
+
+
+@lru_cache(maxsize=16)
+def _key_prefix(join_key: str) -> bytes:
+    name = join_key.encode()
+    return struct.pack("<III", 1, ProtoValueType.STRING, len(name)) + name
+
+
+def _encode(column: pa.ChunkedArray, dtype) -> tuple[list[bytes], list[str | None]]:
+    """Serialized ValueProtos and Feast's value_text for one column (null -> empty Value).
+
+    Counts and categories repeat a lot, so each distinct value is serialized once.
+    """
+    field, arrow_type = _PROTO_FIELD[dtype]
+    values = column.cast(arrow_type).to_pylist()
+    cache: dict[Any, tuple[bytes, str | None]] = {None: (b"", None)}
+    proto = ValueProto()
+    out, texts = [], []
+    for value in values:
+        hit = cache.get(value)
+        if hit is None:
+            setattr(proto, field, value)
+            hit = (proto.SerializeToString(), value if field == "string_val" else str(value))
+            if len(cache) < 100_000:
+                cache[value] = hit
+        out.append(hit[0])
+        texts.append(hit[1])
+    return out, texts
+
+
+def _epoch_seconds(column: pa.ChunkedArray) -> list[int | None]:
+    import pyarrow.compute as pc
+
+    micros = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return pc.floor(pc.divide(micros.cast(pa.float64()), 1_000_000)).cast(pa.int64()).to_pylist()
+
+
+def _utc_text(column: pa.ChunkedArray) -> list[str | None]:
+    """Instants as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC: what SQLite's timestamp
+    converter reads back and what PostgreSQL parses in a UTC session."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(column.type) and column.type.tz is None:
+        column = pc.assume_timezone(column, "UTC")
+    return pc.strftime(column.cast(pa.timestamp("us", tz="UTC")), "%Y-%m-%d %H:%M:%S").to_pylist()
+
+
+def _sqlite_upsert(conn, table_name: str, rows: list[tuple]) -> None:
+    quoted = '"' + table_name.replace('"', '""') + '"'
+    with conn:
+        conn.executemany(
+            f"INSERT INTO {quoted} (entity_key, feature_name, value, value_text, event_ts, created_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(entity_key, feature_name) DO UPDATE SET "
+            "value = excluded.value, value_text = excluded.value_text, event_ts = excluded.event_ts, "
+            "created_ts = excluded.created_ts WHERE excluded.event_ts >= event_ts",
+            rows)
+
+
+def _postgres_upsert(cfg: PostgreSQLOnlineStoreConfig, table_name: str, rows: list[tuple]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    target = sql.Identifier(table_name)
+    with psycopg.connect(host=cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.user,
+                         password=cfg.password, sslmode=cfg.sslmode) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")  # naive UTC event times stay UTC in timestamptz
+        conn.execute(sql.SQL("CREATE TEMP TABLE incoming (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP")
+                     .format(target))
+        with conn.cursor().copy("COPY incoming (entity_key, feature_name, value, value_text, "
+                                "event_ts, created_ts) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.execute(sql.SQL(
+            "INSERT INTO {t} (entity_key, feature_name, value, value_text, event_ts, created_ts) "
+            "SELECT entity_key, feature_name, value, value_text, event_ts, created_ts FROM incoming "
+            "ON CONFLICT (entity_key, feature_name) DO UPDATE SET value = EXCLUDED.value, "
+            "value_text = EXCLUDED.value_text, event_ts = EXCLUDED.event_ts, "
+            "created_ts = EXCLUDED.created_ts WHERE {t}.event_ts <= EXCLUDED.event_ts").format(t=target))
