@@ -10,6 +10,7 @@ from txlake import __version__
 from txlake.cli.cdc import ingest, reconcile, stream
 from txlake.cli.config import config
 from txlake.cli.demo import demo
+from txlake.cli.feast import feast
 from txlake.cli.generate import generate
 from txlake.cli.stack import stack
 from txlake.errors import TxlakeError
@@ -29,6 +30,7 @@ def cli() -> None:
       txlake generate ...    write customers and transactions into the source database
       txlake ingest          apply every committed change to the lake (bronze + silver)
       txlake reconcile       check that the lake equals the source, row for row
+      txlake feast ...       publish the weekly features through Feast (apply, materialize)
 
     Settings come from environment variables and the project's .env file
     (created from .env.example, with generated secrets, on first use).
@@ -42,6 +44,7 @@ cli.add_command(ingest)
 cli.add_command(stream)
 cli.add_command(reconcile)
 cli.add_command(demo)
+cli.add_command(feast)
 
 
 def main() -> None:
