@@ -11,7 +11,10 @@ from txlake.cli.cdc import ingest, reconcile, stream
 from txlake.cli.config import config
 from txlake.cli.demo import demo
 from txlake.cli.feast import feast
+from txlake.cli.features import features
 from txlake.cli.generate import generate
+from txlake.cli.maintain import maintain
+from txlake.cli.quality import quality
 from txlake.cli.stack import stack
 from txlake.errors import TxlakeError
 
@@ -31,6 +34,9 @@ def cli() -> None:
       txlake ingest          apply every committed change to the lake (bronze + silver)
       txlake reconcile       check that the lake equals the source, row for row
       txlake feast ...       publish the weekly features through Feast (apply, materialize)
+      txlake features        weekly per-user features (gold) from silver
+      txlake quality         data-quality checks on silver and gold (exit 1 on a critical failure)
+      txlake maintain        compact and vacuum the lake tables
 
     Settings come from environment variables and the project's .env file
     (created from .env.example, with generated secrets, on first use).
@@ -43,6 +49,9 @@ cli.add_command(generate)
 cli.add_command(ingest)
 cli.add_command(stream)
 cli.add_command(reconcile)
+cli.add_command(features)
+cli.add_command(quality)
+cli.add_command(maintain)
 cli.add_command(demo)
 cli.add_command(feast)
 

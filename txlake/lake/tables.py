@@ -17,6 +17,8 @@ class LakeTable:
     # Internal tables (state of the pipeline) are not exposed in Trino.
     internal: bool = False
     properties: dict[str, str] = field(default_factory=dict)
+    # Partition columns: lets a job replace one partition (a week, a day) atomically.
+    partitioned_by: tuple[str, ...] = ()
 
     def path(self, settings: Settings) -> str:
         if self.internal:
@@ -68,11 +70,12 @@ INGEST_TABLES: tuple[LakeTable, ...] = (
 )
 
 
-def ensure(spark: SparkSession, settings: Settings, table: LakeTable) -> bool:
-    """Create the Delta table if it does not exist. True if it was created."""
+def ensure(spark: SparkSession, settings: Settings, table: LakeTable, path: str | None = None) -> bool:
+    """Create the Delta table if it does not exist (at its lake path unless
+    `path` says otherwise, e.g. a benchmark copy). True if it was created."""
     from delta.tables import DeltaTable
 
-    path = table.path(settings)
+    path = path or table.path(settings)
     if DeltaTable.isDeltaTable(spark, path):
         _add_missing_properties(spark, path, table.properties)
         return False
@@ -81,6 +84,8 @@ def ensure(spark: SparkSession, settings: Settings, table: LakeTable) -> bool:
         builder = builder.addColumn(name, type_)
     for key, value in table.properties.items():
         builder = builder.property(key, value)
+    if table.partitioned_by:
+        builder = builder.partitionedBy(*table.partitioned_by)
     builder.execute()
     return True
 

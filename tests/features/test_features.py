@@ -1,0 +1,126 @@
+"""Weekly features: equal to SQL over the source, leakage-free at the edges,
+late changes reach gold, re-runs change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from txlake.features import as_of_range, run
+
+from .conftest import features_sql, gold_rows
+
+pytestmark = pytest.mark.stack
+
+
+def _txlake(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True, text=True,
+                          timeout=1200, env=dict(os.environ))
+
+
+def _cents(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal("0.01"))
+
+
+@pytest.fixture(scope="module")
+def computed(weeks, stack, spark):
+    return run(spark, stack, [weeks.first, weeks.second])
+
+
+def test_every_users_features_equal_sql_over_the_source(weeks, computed, stack, spark, pg):
+    for as_of in (weeks.first, weeks.second):
+        expected = pg.execute(*features_sql(as_of, weeks.tag)).fetchall()
+        got = gold_rows(spark, stack, as_of, weeks.tag)
+
+        assert [r["user_id"] for r in got] == [e[0] for e in expected]
+        for row, (_, count, total, avg, low, high, vendors, sources) in zip(got, expected, strict=True):
+            assert row["num_transactions_l1w"] == count
+            assert _cents(row["total_amount_l1w"]) == total
+            assert _cents(row["min_amount_l1w"]) == low
+            assert _cents(row["max_amount_l1w"]) == high
+            assert abs(Decimal(repr(row["avg_amount_l1w"])) - avg) < Decimal("1e-9")
+            assert (row["num_vendors_l1w"], row["num_sources_l1w"]) == (vendors, sources)
+            assert row["feature_timestamp"].date() == as_of
+
+
+def test_the_window_is_closed_at_its_start_and_open_at_its_end(weeks, computed, stack, spark):
+    first = {r["user_id"]: r for r in gold_rows(spark, stack, weeks.first, weeks.tag)}
+    second = {r["user_id"]: r for r in gold_rows(spark, stack, weeks.second, weeks.tag)}
+
+    assert first[weeks.special["at_start"]]["num_transactions_l1w"] == 1      # D-7d 00:00:00
+    assert first[weeks.special["just_before_end"]]["num_transactions_l1w"] == 1
+    assert weeks.special["at_end"] not in first                               # D 00:00:00
+    assert second[weeks.special["at_end"]]["num_transactions_l1w"] == 1
+
+
+def test_deleted_transactions_are_out_and_updates_count_with_their_new_value(weeks, computed,
+                                                                             stack, spark):
+    first = {r["user_id"]: r for r in gold_rows(spark, stack, weeks.first, weeks.tag)}
+
+    assert weeks.special["deleted"] not in first
+    assert first[weeks.special["updated"]]["total_amount_l1w"] == 999.99
+
+
+def test_a_late_update_changes_last_weeks_features_at_the_next_run(weeks, computed, stack, spark,
+                                                                   ingest_now):
+    user = weeks.special["late"]
+    before = {r["user_id"]: r for r in gold_rows(spark, stack, weeks.first, weeks.tag)}
+    assert before[user]["total_amount_l1w"] == 10.0
+    with psycopg.connect(stack.postgres_dsn(), autocommit=True) as conn:
+        conn.execute("UPDATE transactions SET amount = 123.45, updated_at = now() "
+                     "WHERE transaction_id = %s", (weeks.rows["late"],))
+    ingest_now()
+
+    # The next run is asked for the following week only.
+    result = run(spark, stack, [weeks.second])
+
+    recomputed = {w.as_of: w.reason for w in result.weeks}
+    assert recomputed.get(weeks.first.isoformat()) == "stale"
+    after = {r["user_id"]: r for r in gold_rows(spark, stack, weeks.first, weeks.tag)}
+    assert after[user]["total_amount_l1w"] == 123.45
+    assert after[user]["max_amount_l1w"] == 123.45
+
+
+def test_running_a_week_again_leaves_the_table_identical(weeks, computed, stack, spark):
+    from delta.tables import DeltaTable
+
+    path = stack.lake_path("features")
+    run(spark, stack, [weeks.first])  # settle anything other writers made stale meanwhile
+    rows = gold_rows(spark, stack, weeks.first, weeks.tag)
+    version = DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
+
+    cli = _txlake("features", "--as-of", weeks.first.isoformat(), "--json")
+
+    assert cli.returncode == 0, cli.stderr
+    summary = json.loads(cli.stdout)
+    week = next(w for w in summary["weeks"] if w["as_of"] == weeks.first.isoformat())
+    assert week["changed"] is False and week["reason"] == "requested"
+    assert gold_rows(spark, stack, weeks.first, weeks.tag) == rows  # created_at included
+    newer = [h for h in DeltaTable.forPath(spark, path).history(10).collect() if h["version"] > version]
+    assert not any(weeks.first.isoformat() in str(h["operationParameters"]) for h in newer)
+
+
+def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():
+    assert as_of_range(date(2026, 11, 2), date(2026, 11, 23)) == [
+        date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)]
+    assert as_of_range(date(2026, 11, 2), date(2026, 11, 8)) == [date(2026, 11, 2)]
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "give --as-of YYYY-MM-DD, --from/--to, or --stale"),
+    (("--from", "2026-11-02"), "--from and --to go together"),
+    (("--from", "2026-11-09", "--to", "2026-11-02"), "is before --from"),
+    (("--as-of", "2026-11-2"), "expected a date as YYYY-MM-DD"),
+])
+def test_bad_arguments_give_one_line(args, message):
+    out = _txlake("features", *args)
+
+    assert out.returncode != 0
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) <= 3

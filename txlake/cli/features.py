@@ -1,0 +1,78 @@
+"""`txlake features`: weekly user features into the gold table."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import click
+
+from txlake.settings import get_settings
+
+
+def _day(ctx, param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a date as YYYY-MM-DD (got {value!r})") from None
+
+
+@click.command()
+@click.option("--as-of", "as_of", callback=_day, metavar="YYYY-MM-DD",
+              help="Compute the week [D-7d, D) UTC and replace exactly that week's rows.")
+@click.option("--from", "first", callback=_day, metavar="YYYY-MM-DD",
+              help="Backfill: the first as-of date (with --to).")
+@click.option("--to", "last", callback=_day, metavar="YYYY-MM-DD",
+              help="Backfill: the last as-of date, included if it falls on the 7-day step.")
+@click.option("--stale", is_flag=True,
+              help="Only recompute weeks that late changes in silver made stale.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
+def features(as_of: date | None, first: date | None, last: date | None, stale: bool,
+             as_json: bool) -> None:
+    """Compute weekly per-user features (gold table `features`) from silver.
+
+    \b
+    A week as of D covers the current transactions (latest values, deleted
+    ones gone) with transaction_time in [D-7d, D) UTC: one row per user with
+    at least one, stamped feature_timestamp = D 00:00 UTC.
+    \b
+      txlake features --as-of 2026-11-23             one week
+      txlake features --from 2026-11-02 --to 2026-11-23
+                                                     as-of dates 11-02, 11-09, 11-16, 11-23
+                                                     (every 7 days from --from, up to --to)
+      txlake features --stale                        only weeks that late changes touched
+    \b
+    Late changes: every run first reads silver's change data feed since the
+    previous run; each week already in gold that contains a changed
+    transaction's day is recomputed in the same run. So a correction that
+    lands after its week was computed reaches gold at the next run.
+    Re-running a week replaces its rows (no duplicates); identical results
+    write nothing. Holds the lake lock of `features` while it writes.
+    """
+    from txlake.errors import TxlakeError
+    from txlake.features import as_of_range, run
+    from txlake.lake.spark import session
+
+    if (first is None) != (last is None):
+        raise TxlakeError("--from and --to go together")
+    if as_of is not None and first is not None:
+        raise TxlakeError("give either --as-of or --from/--to, not both")
+    if as_of is None and first is None and not stale:
+        raise TxlakeError("give --as-of YYYY-MM-DD, --from/--to, or --stale")
+    dates = [as_of] if as_of else as_of_range(first, last) if first else []
+    settings = get_settings()
+    result = run(session(settings, "txlake-features"), settings, dates).as_dict()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for week in result["weeks"]:
+        click.echo(f"week as of {week['as_of']}: {week['users']:>9,} users  "
+                   f"{'written' if week['changed'] else 'unchanged'} ({week['reason']})")
+    if not result["weeks"]:
+        click.echo("no week to compute (nothing stale)")
+    click.echo(f"silver v{result['silver_version']}, {len(result['partial_days'])} day(s) aggregated, "
+               f"{len(result['stale_days'])} stale day(s), {result['seconds']:.1f}s")

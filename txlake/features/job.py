@@ -1,0 +1,186 @@
+"""`txlake features`: weekly gold features from silver, incrementally.
+
+A week as of D is combined from seven daily partials (one row per user and
+UTC day). A run
+1. pins the current version of silver `transactions` (a consistent snapshot,
+   whatever ingest commits meanwhile),
+2. reads silver's change data feed since the version the partials reflect and
+   marks the days those changes touch as stale; every gold week containing a
+   stale day is recomputed in this run, with the requested weeks,
+3. computes the partials of the days these weeks need that are missing or
+   stale (reading only those days of silver: file statistics on
+   `transaction_time` skip the rest),
+4. combines the partials into each week and replaces exactly that week's
+   rows in gold (one partition), unless they are identical already.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from txlake.artifacts import say
+from txlake.errors import TxlakeError
+from txlake.features import aggregate, stale, state
+from txlake.features.tables import DAILY, FEATURES, FeaturePaths
+from txlake.lake import tables as lake
+from txlake.lake.lock import lake_lock
+from txlake.settings import Settings
+
+
+@dataclass
+class WeekResult:
+    as_of: str
+    users: int
+    reason: str  # "requested" or "stale"
+    changed: bool  # False: the week's rows were identical already, nothing written
+
+
+@dataclass
+class FeaturesRun:
+    silver_version: int
+    stale_days: list[str] = field(default_factory=list)
+    partial_days: list[str] = field(default_factory=list)
+    weeks: list[WeekResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+
+def as_of_range(first: date, last: date) -> list[date]:
+    """Backfill convention: `first`, `first` + 7d, ... up to and including `last`."""
+    if last < first:
+        raise TxlakeError(f"--to ({last}) is before --from ({first})")
+    days = (last - first).days
+    return [first + timedelta(days=i) for i in range(0, days + 1, 7)]
+
+
+def compute_week(spark: SparkSession, settings: Settings, as_of: date,
+                 paths: FeaturePaths | None = None) -> dict:
+    """One week as of `as_of` (plus any stale week), in this process's Spark session."""
+    return run(spark, settings, [as_of], paths=paths).as_dict()
+
+
+def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
+        paths: FeaturePaths | None = None) -> FeaturesRun:
+    """Compute the weeks as of `as_of_dates` and recompute every stale week.
+    An empty list recomputes only the stale weeks (`txlake features --stale`)."""
+    paths = paths or FeaturePaths.lake(settings)
+    started = time.monotonic()
+    default = paths == FeaturePaths.lake(settings)
+    lock_names = [FEATURES.name, DAILY.name] if default else [paths.features, paths.daily]
+    with lake_lock(settings, lock_names, "features"):
+        _ensure_tables(spark, settings, paths, publish=default)
+        version = _current_version(spark, paths.transactions)
+        snapshot = (spark.read.format("delta").option("versionAsOf", version)
+                    .load(paths.transactions))
+        done = state.load(settings, paths.state_key)
+        stale_days = _stale_days(spark, paths, done, version)
+        weeks = {d: "requested" for d in as_of_dates}
+        for week in _weeks_containing(spark, paths.features, stale_days):
+            weeks.setdefault(week, "stale")
+        needed = {day for week in weeks for day in aggregate.week_days(week)}
+        known = done.days - stale_days
+        missing = sorted(needed - known)
+        if missing:
+            say(f"features: daily partials for {len(missing)} day(s) "
+                f"({missing[0]} .. {missing[-1]}) from silver v{version}")
+            _write_partials(aggregate.daily_partials(snapshot, missing), paths.daily, missing)
+        # Stale days no week needs now are forgotten: computed again when needed.
+        state.save(settings, paths.state_key, state.JobState(version, known | set(missing)))
+        result = FeaturesRun(version, sorted(d.isoformat() for d in stale_days),
+                             [d.isoformat() for d in missing])
+        created_at = datetime.now(UTC)
+        partials = spark.read.format("delta").load(paths.daily)
+        for week, reason in sorted(weeks.items()):
+            users, changed = _replace_week(
+                spark, aggregate.weekly_features(partials, week, created_at), paths.features, week)
+            say(f"features: week as of {week}: {users:,} user(s) "
+                f"{'written' if changed else 'unchanged'} ({reason})")
+            result.weeks.append(WeekResult(week.isoformat(), users, reason, changed))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _ensure_tables(spark: SparkSession, settings: Settings, paths: FeaturePaths, publish: bool) -> None:
+    from delta.tables import DeltaTable
+
+    if not DeltaTable.isDeltaTable(spark, paths.transactions):
+        raise TxlakeError(f"silver transactions does not exist at {paths.transactions}: "
+                          "run `txlake ingest` first")
+    if lake.ensure(spark, settings, FEATURES, paths.features):
+        say(f"lake: created features at {paths.features}")
+        if publish:
+            lake.publish(settings, FEATURES)
+    lake.ensure(spark, settings, DAILY, paths.daily)
+
+
+def _current_version(spark: SparkSession, path: str) -> int:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
+
+
+def _stale_days(spark: SparkSession, paths: FeaturePaths, done: state.JobState,
+                version: int) -> set[date]:
+    if done.silver_version is None or not done.days:
+        return set()
+    touched = stale.touched_days(spark, paths.transactions, done.silver_version, version)
+    if touched is stale.ALL_DAYS:
+        say("features: silver's change feed does not reach back to the last run; "
+            "recomputing every computed day")
+        return set(done.days)
+    return touched & done.days
+
+
+def _weeks_containing(spark: SparkSession, features: str, days: set[date]) -> list[date]:
+    """Weeks present in gold whose window contains one of `days`."""
+    if not days:
+        return []
+    # A week as of W contains day d when d < W <= d + 7d.
+    candidates = {d + timedelta(days=i) for d in days for i in range(1, 8)}
+    present = (spark.read.format("delta").load(features)
+               .where(F.col("as_of_date").isin(sorted(candidates)))
+               .select("as_of_date").distinct().collect())
+    return sorted(row["as_of_date"] for row in present)
+
+
+def _in_list(column: str, days: list[date]) -> str:
+    return f"{column} IN ({', '.join(repr(d.isoformat()) for d in days)})"
+
+
+def _write_partials(partials: DataFrame, path: str, days: list[date]) -> None:
+    """Replace the partitions of `days` (also those that now have no rows)."""
+    (partials.write.format("delta").mode("overwrite")
+     .option("replaceWhere", _in_list("day", days)).save(path))
+
+
+def _fingerprint(rows: DataFrame) -> tuple[int, int]:
+    """(row count, order-free hash of every column but created_at)."""
+    columns = [c for c in rows.columns if c != "created_at"]
+    digest = F.xxhash64(*columns).cast("decimal(38,0)")  # no overflow in the sum
+    out = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(digest).alias("h")).first()
+    return out["n"], int(out["h"] or 0)
+
+
+def _replace_week(spark: SparkSession, week: DataFrame, path: str, as_of: date) -> tuple[int, bool]:
+    """Write the week's rows in place of what gold holds for it; skip the commit
+    when gold already holds exactly these values (a re-run changes nothing)."""
+    week = week.cache()
+    try:
+        new = _fingerprint(week)
+        old = _fingerprint(spark.read.format("delta").load(path).where(F.col("as_of_date") == as_of))
+        if new == old:
+            return new[0], False
+        (week.write.format("delta").mode("overwrite")
+         .option("replaceWhere", f"as_of_date = '{as_of.isoformat()}'").save(path))
+        return new[0], True
+    finally:
+        week.unpersist()

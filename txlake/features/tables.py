@@ -1,0 +1,65 @@
+"""The gold features table and the daily partials the weekly job combines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from txlake.lake.tables import LakeTable
+from txlake.settings import Settings
+
+# Deletion vectors stay off: Feast reads this table with delta-rs, which does
+# not read them. Partitions by week make "replace that week" a metadata commit.
+FEATURES = LakeTable("features", (
+    ("user_id", "string"),
+    ("as_of_date", "date"),
+    ("num_transactions_l1w", "bigint"),
+    ("total_amount_l1w", "double"),
+    ("avg_amount_l1w", "double"),
+    ("min_amount_l1w", "double"),
+    ("max_amount_l1w", "double"),
+    ("num_vendors_l1w", "bigint"),
+    ("num_sources_l1w", "bigint"),
+    ("feature_timestamp", "timestamp"),
+    ("created_at", "timestamp"),
+), properties={"delta.enableDeletionVectors": "false"}, partitioned_by=("as_of_date",))
+
+# One row per user and UTC day: exact (decimal) sums, extremes and the sets of
+# vendors and channels, so seven of them combine into a week exactly (distinct
+# counts cannot be added up, sets can be merged).
+DAILY = LakeTable("features_daily", (
+    ("day", "date"),
+    ("user_id", "string"),
+    ("num_transactions", "bigint"),
+    ("num_amounts", "bigint"),
+    ("total_amount", "decimal(22,2)"),
+    ("min_amount", "decimal(12,2)"),
+    ("max_amount", "decimal(12,2)"),
+    ("vendors", "array<string>"),
+    ("sources", "array<string>"),
+), internal=True, properties={"delta.enableDeletionVectors": "false"}, partitioned_by=("day",))
+
+
+@dataclass(frozen=True)
+class FeaturePaths:
+    """Where the job reads and writes. The defaults are the lake's tables; the
+    benchmark and tests point the same code at copies elsewhere in the bucket."""
+
+    transactions: str
+    features: str
+    daily: str
+    state_key: str  # object key (in the lake bucket) of the job's small state file
+
+    @classmethod
+    def lake(cls, settings: Settings) -> FeaturePaths:
+        return cls(transactions=settings.lake_path("transactions"),
+                   features=FEATURES.path(settings),
+                   daily=DAILY.path(settings),
+                   state_key="_txlake/features_state.json")
+
+    @classmethod
+    def under(cls, settings: Settings, prefix: str, transactions: str | None = None) -> FeaturePaths:
+        """A private set of tables under s3a://<bucket>/<prefix>/ (benchmarks, tests)."""
+        root = f"s3a://{settings.lake_bucket}/{prefix.strip('/')}"
+        return cls(transactions=transactions or f"{root}/transactions",
+                   features=f"{root}/features", daily=f"{root}/features_daily",
+                   state_key=f"{prefix.strip('/')}/features_state.json")
