@@ -145,6 +145,7 @@ class Settings(BaseSettings):
     trino_source_user: str = "trino_reader"
     trino_source_password: SecretStr
     airflow_url: str = "http://127.0.0.1:8081"
+    airflow_port: int = Field(8081, ge=1, le=65535)
     airflow_admin_user: str = "admin"
     airflow_admin_password: SecretStr
     # --- Airflow (txlake/stack/airflow.py, docker_all/dags/) ---
@@ -210,6 +211,7 @@ class Settings(BaseSettings):
              self.kafka_port),
             ("KAFKA_CONNECT_URL", self.kafka_connect_url, "KAFKA_CONNECT_PORT", self.kafka_connect_port),
             ("S3_ENDPOINT", self.s3_endpoint, "S3_PORT", self.s3_port),
+            ("AIRFLOW_URL", self.airflow_url, "AIRFLOW_PORT", self.airflow_port),
         ]
         for url_name, url, port_name, port in pairs:
             parts = urlsplit(url if "://" in url else f"//{url}")
@@ -237,10 +239,6 @@ class Settings(BaseSettings):
     @property
     def trino_url(self) -> str:
         return f"http://{self.trino_host}:{self.trino_port}"
-
-    @property
-    def airflow_port(self) -> int:
-        return urlsplit(self.airflow_url).port or 80
 
     def lake_path(self, table: str, scheme: str = "s3a") -> str:
         """Where a lake table lives; Spark's S3 connector calls the scheme s3a."""

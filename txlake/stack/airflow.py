@@ -126,7 +126,12 @@ def home(ctx: Context) -> Path:
 
 
 def passwords_file(ctx: Context) -> Path:
-    return home(ctx) / "simple_auth_manager_passwords.json"
+    return passwords_path(home(ctx))
+
+
+def passwords_path(airflow_home: Path) -> Path:
+    """Where the simple auth manager reads its passwords by default (both stacks use it)."""
+    return airflow_home / "simple_auth_manager_passwords.json.generated"
 
 
 def metadata_url(settings: Settings, host: str | None = None, port: int | None = None) -> str:
@@ -167,6 +172,19 @@ def dag_settings(settings: Settings) -> dict[str, str]:
             "DAILY_CUSTOMERS": str(settings.daily_customers)}
 
 
+def task_settings(settings: Settings) -> dict[str, str]:
+    """The credentials the tasks' `txlake` commands use, given to Airflow explicitly (the
+    compose file passes the same): the source owner, the object store and Trino's user.
+    Debezium's and Trino's source-reader secrets stay out of Airflow."""
+    return {
+        "POSTGRES_USER": settings.postgres_user,
+        "POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
+        "S3_ACCESS_KEY": settings.s3_access_key,
+        "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+        "TRINO_USER": settings.trino_user,
+    }
+
+
 def environment(ctx: Context) -> dict[str, str]:
     """The environment of every Airflow process (and of `airflow` commands run by tests)."""
     s = ctx.settings
@@ -178,10 +196,10 @@ def environment(ctx: Context) -> dict[str, str]:
         **ctx.base_env(),
         **shared_config(s),
         **dag_settings(s),
+        **task_settings(s),
         "PATH": path,
         "AIRFLOW_HOME": str(home(ctx)),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_dir()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(ctx)),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(s),
         "AIRFLOW__API__HOST": api_host(s),
         # The task logs stay files the API server reads directly.
@@ -230,7 +248,7 @@ def prepare_metadata(ctx: Context) -> None:
     airflow_home = home(ctx)
     airflow_home.mkdir(parents=True, exist_ok=True)
     airflow_home.chmod(0o700)  # airflow.cfg holds the secrets Airflow generated
-    _write_passwords(ctx)
+    write_passwords(s, passwords_file(ctx))
     if ensure_database(s):
         artifacts.say(f"airflow: created database {s.airflow_db}")
     marker = airflow_home / "migrated"
@@ -249,13 +267,15 @@ def prepare_metadata(ctx: Context) -> None:
     marker.write_text(wanted.format(_schema_revision(s)))
 
 
-def _write_passwords(ctx: Context) -> None:
-    """The simple auth manager's passwords file: AIRFLOW_ADMIN_USER with the .env password."""
-    s = ctx.settings
-    path = passwords_file(ctx)
+def write_passwords(settings: Settings, path: Path) -> None:
+    """The simple auth manager's passwords file: AIRFLOW_ADMIN_USER with the .env password.
+
+    Rewritten on every start, so a password changed in .env takes effect on restart."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
-    path.write_text(json.dumps({s.airflow_admin_user: s.airflow_admin_password.get_secret_value()}))
+    path.write_text(json.dumps({settings.airflow_admin_user:
+                                settings.airflow_admin_password.get_secret_value()}))
 
 
 def _process_started(pidfile: process.PidFile) -> datetime | None:
@@ -287,6 +307,7 @@ class _AirflowProcess(Service):
 
     after = ("postgres",)
     stop_timeout = 30.0
+    config_files = ("docker_all/dags",)
 
     def endpoint(self, settings: Settings) -> str:
         return settings.airflow_url
