@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test system venv tools lint lock bench-stack bench-generate bench-features clean
+.PHONY: demo test system venv tools lint lock bench-stack bench-generate bench-features bench-airflow clean
 
 demo: system venv
 	$(BIN)/txlake demo
@@ -44,6 +44,10 @@ bench-stack: system venv
 
 bench-generate: system venv
 	$(BIN)/python bench/bench_generate.py
+
+# Airflow on the running stack (txlake stack up first): idle memory, start time, one daily run.
+bench-airflow: venv
+	$(BIN)/python bench/bench_airflow.py
 
 # Needs the running stack (txlake stack up); writes only under s3://<bucket>/_bench/.
 bench-features: venv
