@@ -5,6 +5,9 @@ scheduled at midnight covers the day that just ended.
 
     ensure_customers -> generate_day -> ingest -> quality_silver -> reconcile
 
+quality_silver checks silver for the week ending at D (the day and the seven
+days its corrections touch).
+
 Every task calls the `txlake` command line (the same contract the user and the
 tests use), so the task log is that command's output. Endpoints and
 credentials come from the settings `txlake` reads (environment > .env); this
@@ -68,7 +71,9 @@ with DAG(
     )
     quality_silver = BashOperator(
         task_id="quality_silver",
-        bash_command="txlake quality --layer silver",
+        # The week ending at D: the day itself and the 7 days its corrections touch
+        # (checking all of silver every day would grow with the table).
+        bash_command="txlake quality --layer silver --as-of {{ ds }}",
     )
     reconcile = BashOperator(
         task_id="reconcile",

@@ -58,7 +58,7 @@ def test_daily_run_for_d_generates_and_ingests_the_day_before(parsed, stack):
         f"txlake generate customers --count {stack.daily_customers} --quiet",
         f"txlake generate transactions --date 2026-03-08 --count {stack.daily_transactions} --quiet",
         "txlake ingest",
-        "txlake quality --layer silver",
+        "txlake quality --layer silver --as-of 2026-03-09",
         "txlake reconcile",
     ]
     # The defaults come from the settings the stack passed to Airflow.
