@@ -15,11 +15,11 @@ from txlake.quality.run import run
 pytestmark = pytest.mark.stack
 
 AS_OF = date(2026, 11, 23)
-STAMP = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def _row(user: str, count: int = 3, avg: float = 20.0, as_of: date = AS_OF) -> tuple:
-    return (user, as_of, count, avg * count, avg, 5.0, 40.0, min(count, 2), min(count, 1), STAMP, STAMP)
+    stamp = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)
+    return (user, as_of, count, avg * count, avg, 5.0, 40.0, min(count, 2), min(count, 1), stamp, stamp)
 
 
 def _copy(spark, settings, rows: list[tuple]) -> str:
