@@ -86,8 +86,10 @@ def weekly_features(partials: DataFrame, as_of: date, created_at: datetime) -> D
         F.col("n").cast("bigint").alias("num_transactions_l1w"),
         F.col("total").cast("double").alias("total_amount_l1w"),
         # The exact sum as a double over the exact count: within 1e-15 relative of
-        # the true mean (a decimal division would stop at 6-8 decimals).
-        (F.col("total").cast("double") / F.col("n_amounts")).alias("avg_amount_l1w"),
+        # the true mean (a decimal division would stop at 6-8 decimals), kept
+        # within [min, max] where rounding would step out (0.3 / 3 < 0.1).
+        F.least(F.greatest(F.col("total").cast("double") / F.col("n_amounts"), F.col("lo").cast("double")),
+                F.col("hi").cast("double")).alias("avg_amount_l1w"),
         F.col("lo").cast("double").alias("min_amount_l1w"),
         F.col("hi").cast("double").alias("max_amount_l1w"),
         F.col("vendors").cast("bigint").alias("num_vendors_l1w"),
