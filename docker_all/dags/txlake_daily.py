@@ -38,7 +38,8 @@ with DAG(
     dag_id="txlake_daily",
     description="Generate the day [D-1d, D), ingest its changes, check silver, reconcile",
     schedule="0 0 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # Early enough for any backfill: Airflow gives a run no task that starts after it.
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     is_paused_upon_creation=True,
     max_active_runs=1,

@@ -25,7 +25,8 @@ with DAG(
     dag_id="txlake_weekly",
     description="Weekly user features as of Monday D, gold checks, table maintenance, Feast",
     schedule="0 0 * * 1",
-    start_date=pendulum.datetime(2026, 1, 5, tz="UTC"),  # a Monday
+    # A Monday, early enough for any backfill: Airflow gives a run no task that starts after it.
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     is_paused_upon_creation=True,
     max_active_runs=1,
