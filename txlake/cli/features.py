@@ -18,7 +18,10 @@ def _day(ctx, param, value: str | None) -> date | None:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"expected a date as YYYY-MM-DD (got {value!r})") from None
+        from txlake.errors import TxlakeError
+
+        # One line, like every txlake error (a BadParameter prints the usage too).
+        raise TxlakeError(f"{param.opts[0]} expects a date as YYYY-MM-DD (got {value!r})") from None
 
 
 @click.command()
