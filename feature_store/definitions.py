@@ -5,9 +5,10 @@ Sources are the lake's Delta tables, named by location; the offline store
 
 Point in time: a `user_weekly_features` row stamped D (as_of_date D, 00:00 UTC)
 describes the transactions in [D-7d, D). An entity row at time t gets the
-newest row stamped at or before t, and only while t < stamp + TTL: the TTL of
-7 days makes a row serve [D, D+7d), so a training example never sees a week
-that had not ended yet, nor a week older than the last complete one.
+newest row stamped at or before t, and only while t <= stamp + TTL: the TTL of
+7 days makes a row serve [D, D+7d] (Feast's bound is inclusive; from D+7d on
+the next week's row wins where it exists). So a training example never sees a
+week that had not ended yet, nor a week older than the last complete one.
 """
 
 import os

@@ -35,9 +35,10 @@ class GoldWeeks:
 
 
 def _next_free_monday(pg) -> date:
-    """A Monday D with no source transaction after D - 21d: our weeks are the newest."""
+    """A Monday D with no source transaction after D - 21d: our weeks are the newest.
+    From 2050 on: the features tests write private weeks up to about 2040."""
     [latest] = pg.execute("SELECT max(transaction_time) FROM transactions").fetchone()
-    day = max(date(2040, 1, 2), (latest.date() if latest else date(2040, 1, 1)) + timedelta(days=21))
+    day = max(date(2050, 1, 3), (latest.date() if latest else date(2050, 1, 1)) + timedelta(days=21))
     return day + timedelta(days=(7 - day.weekday()) % 7)
 
 

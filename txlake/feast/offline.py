@@ -137,6 +137,34 @@ def _reader(config: RepoConfig):
     return read
 
 
+def check_entity_df(entity_df: pd.DataFrame, feature_views, project, registry) -> None:
+    """Reject entity rows that would give a wrong answer instead of an error.
+
+    Feast's ibis path reports a missing join key as an ibis column error and
+    reads naive timestamps as UTC. A notebook's naive timestamps are usually
+    local time, which would shift every row across week boundaries silently;
+    both become Feast's own errors with a message that says what to fix.
+    """
+    from feast.errors import EntityDFNotDateTime, FeastEntityDFMissingColumnsError, FeastError
+    from feast.infra.offline_stores.offline_utils import (
+        get_expected_join_keys,
+        infer_event_timestamp_from_entity_df,
+    )
+
+    keys = get_expected_join_keys(project, feature_views, registry)
+    missing = keys - set(entity_df.columns)
+    if missing:
+        raise FeastEntityDFMissingColumnsError(sorted(keys), sorted(missing))
+    column = infer_event_timestamp_from_entity_df(dict(entity_df.dtypes))
+    times = entity_df[column]
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        raise EntityDFNotDateTime()
+    if times.dt.tz is None:
+        raise FeastError(
+            f"entity_df column {column!r} holds naive timestamps: give time-zone aware "
+            f"instants (e.g. pd.to_datetime(..., utc=True)); naive ones are ambiguous")
+
+
 class LakeOfflineStore(DuckDBOfflineStore):
     """DuckDB's point-in-time logic over Delta tables read with `read_delta`."""
 
@@ -155,6 +183,8 @@ class LakeOfflineStore(DuckDBOfflineStore):
     def get_historical_features(config: RepoConfig, feature_views, feature_refs, entity_df, registry,
                                 project, full_feature_names: bool = False,
                                 filter_by_created_timestamp: bool = False):
+        if isinstance(entity_df, pd.DataFrame):
+            check_entity_df(entity_df, feature_views, project, registry)
         return get_historical_features_ibis(
             config=config, feature_views=feature_views, feature_refs=feature_refs,
             entity_df=entity_df, registry=registry, project=project,
