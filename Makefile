@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test system venv tools lint lock bench-stack bench-generate bench-features bench-airflow clean
+.PHONY: demo test system venv tools lint lock bench-stack bench-generate bench-feast bench-features bench-airflow clean
 
 demo: system venv
 	$(BIN)/txlake demo
@@ -44,6 +44,10 @@ bench-stack: system venv
 
 bench-generate: system venv
 	$(BIN)/python bench/bench_generate.py
+
+# Feast online lookup latency (sqlite, postgres) and materialization speed, on a copy.
+bench-feast: system venv
+	$(BIN)/python bench/bench_feast.py
 
 # Airflow on the running stack (txlake stack up first): idle memory, start time, one daily run.
 bench-airflow: venv
