@@ -68,7 +68,10 @@ def test_tasks_find_this_projects_txlake_on_the_schedulers_path(airflow_ctx):
     found = subprocess.run(["bash", "-c", "command -v txlake"], capture_output=True, text=True,
                            env={"PATH": env["PATH"]}).stdout.strip()
     assert Path(found) == Path(sys.executable).parent / "txlake"
-    # Airflow's own command comes first: its venv, not txlake's.
+    # What txlake starts by name is txlake's too (Spark's Python workers run `python3`).
+    python = subprocess.run(["bash", "-c", "command -v python3"], capture_output=True, text=True,
+                            env={"PATH": env["PATH"]}).stdout.strip()
+    assert Path(python).parent == Path(sys.executable).parent
     airflow_found = subprocess.run(["bash", "-c", "command -v airflow"], capture_output=True,
                                    text=True, env={"PATH": env["PATH"]}).stdout.strip()
     assert Path(airflow_found) == airflow.airflow_bin(airflow_ctx)

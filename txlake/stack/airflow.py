@@ -19,7 +19,7 @@ AIRFLOW_ADMIN_USER, whose password (AIRFLOW_ADMIN_PASSWORD from .env) is written
 to the passwords file the manager reads, on every start (mode 0600).
 
 Tasks find `txlake` on PATH: the processes get the txlake environment's `bin`
-(the Python running `txlake stack up`) after Airflow's own. DAG files know
+(the Python running `txlake stack up`) first, then Airflow's own. DAG files know
 endpoints only from the settings the `txlake` command reads.
 """
 
@@ -189,9 +189,11 @@ def environment(ctx: Context) -> dict[str, str]:
     """The environment of every Airflow process (and of `airflow` commands run by tests)."""
     s = ctx.settings
     venv_bin = str(venv_dir(ctx) / "bin")
-    # The txlake command of the environment running the stack: tasks call it.
+    # The txlake environment first: tasks run `txlake`, and whatever it starts by
+    # name (`python3` for Spark's Python workers, say) must be txlake's too.
+    # Airflow's own processes start by absolute path; its `airflow` comes next.
     txlake_bin = str(Path(sys.executable).parent)
-    path = os.pathsep.join([venv_bin, txlake_bin, os.environ.get("PATH", "/usr/bin:/bin")])
+    path = os.pathsep.join([txlake_bin, venv_bin, os.environ.get("PATH", "/usr/bin:/bin")])
     return {
         **ctx.base_env(),
         **shared_config(s),
