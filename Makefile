@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test system venv tools lint lock bench-stack bench-generate bench-feast bench-features bench-airflow clean
+.PHONY: demo test system venv tools runtimes lint lock bench-stack bench-generate bench-feast bench-features bench-airflow bench-demo clean
 
 demo: system venv
 	$(BIN)/txlake demo
@@ -36,8 +36,12 @@ lock: venv
 	  echo "# Ranges live in pyproject.toml; regenerate after changing them: make lock"; \
 	  $(BIN)/pip freeze --exclude-editable | grep -v -e '^-e' -e '^txlake'; } > requirements.txt
 
+# The Spark 3.5 runtime the Deequ checks run in (installed on first use otherwise).
+runtimes: venv
+	$(BIN)/python -c "from txlake.settings import get_settings; from txlake.quality.runtime import install; install(get_settings())"
+
 lint: venv
-	$(BIN)/ruff check txlake tests bench external_scripts
+	$(BIN)/ruff check txlake tests bench external_scripts scripts
 
 bench-stack: system venv
 	$(BIN)/python bench/bench_stack.py
@@ -56,6 +60,9 @@ bench-airflow: venv
 # Needs the running stack (txlake stack up); writes only under s3://<bucket>/_bench/.
 bench-features: venv
 	$(BIN)/python bench/bench_features.py
+
+bench-demo: system venv
+	$(BIN)/python bench/bench_demo.py
 
 clean:
 	-$(BIN)/txlake stack down

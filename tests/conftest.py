@@ -27,6 +27,12 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("TXLAKE_HOME", str(project_root() / ".txlake-test"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The demo is what a newcomer runs on a fresh machine: give it the fresh
+    # stack, before the other tests add their own data.
+    items.sort(key=lambda item: item.get_closest_marker("demo") is None)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return get_settings()

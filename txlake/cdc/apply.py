@@ -1,12 +1,14 @@
 """Apply one micro-batch of Kafka records to bronze, silver and the dead letters.
 
 Exactly-once effect, whatever crashes and restarts happen:
-- every Delta write of a batch carries a transaction id (txnAppId, txnVersion =
-  the streaming batch id), so a batch replayed after a crash is skipped by
-  each table that already committed it;
+- every Delta write of a batch is marked with the writer and the streaming
+  batch id (a transaction id for a MERGE, the commit's userMetadata for an
+  append), so a batch replayed after a crash is skipped by each table that
+  already committed it;
 - silver applies a change only if its LSN is newer than the row's (`_lsn`),
-  and remembers deletes with their LSN, so a duplicate or late copy of an
-  older event (at-least-once delivery) can neither overwrite nor resurrect.
+  and none older than the key's last delete (which bronze remembers), so a
+  duplicate or late copy of an older event (at-least-once delivery) can
+  neither overwrite nor resurrect.
 """
 
 from __future__ import annotations
@@ -98,8 +100,7 @@ class BatchApplier:
                 good = decoded.where(F.col("error").isNull())
                 self._append(_bronze(good), lake.changelog(source), batch_id)
                 clock.lap("bronze")
-                self._merge_silver(source, good, summary, batch_id)
-                clock.lap("silver")
+                self._merge_silver(source, good, summary, batch_id, clock)
                 self.stats.changes[name] += summary.good
             if summary.bad:
                 self._write_dead_letters(decoded.where(F.col("error").isNotNull()), batch_id,
@@ -125,12 +126,16 @@ class BatchApplier:
 
     def _append(self, frame: DataFrame, table: lake.LakeTable, batch_id: int,
                 app_table: str | None = None) -> None:
+        """Append once per batch: a batch replayed after a crash finds its own
+        commit in the table's recent history and skips the write."""
+        app = self._app_id(app_table or table.name)
+        path = table.path(self.settings)
+        last = last_committed_batch(self.spark, path, app)
+        if last is not None and last >= batch_id:
+            return
         (frame.write.format("delta").mode("append")
-         .option("txnAppId", self._app_id(app_table or table.name))
-         .option("txnVersion", batch_id)
-         .save(table.path(self.settings)))
-
-    # -- silver -------------------------------------------------------------
+         .option("userMetadata", f"{app}{BATCH_MARK}{batch_id}")
+         .save(path))
 
     def _merge(self, table: lake.LakeTable, batch_id: int, build) -> None:
         """Run a MERGE as an idempotent write of this batch (skipped on replay)."""
@@ -146,24 +151,29 @@ class BatchApplier:
             conf.unset("spark.databricks.delta.write.txnVersion")
 
     def _merge_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
-                      batch_id: int) -> None:
+                      batch_id: int, clock: _Clock) -> None:
         # Newest change per key within the batch: LSN order is commit order for
         # one row; the offset breaks ties between a duplicate and its original.
         newest = Window.partitionBy("key").orderBy(F.col("lsn").desc(), F.col("offset").desc())
         changes = (good.withColumn("_n", F.row_number().over(newest)).where("_n = 1")
                    .select("key", "op", "lsn", "row.*"))
-        deletes_table = lake.deletes(source)
 
         # Files whose key range misses the batch cannot hold a matching row:
         # bounding the key lets Delta skip them by their min/max statistics.
         def in_range(column):
             return column.between(F.lit(summary.low_key), F.lit(summary.high_key))
 
-        known_deletes = (self.spark.read.format("delta").load(deletes_table.path(self.settings))
-                         .where(in_range(F.col("key")))
-                         .withColumnRenamed("_lsn", "_deleted_lsn"))
+        # Silver forgets a deleted row, bronze remembers its delete: an older
+        # change of that key delivered again later (at-least-once) must not
+        # bring it back. Bronze already holds this batch's own events (it is
+        # written first), hence `>=`: a delete never drops itself, and no
+        # other change of a row shares the LSN of its delete.
+        known_deletes = (self.spark.read.format("delta")
+                         .load(lake.changelog(source).path(self.settings))
+                         .where(in_range(F.col("key")) & (F.col("op") == "d"))
+                         .groupBy("key").agg(F.max("lsn").alias("_deleted_lsn")))
         changes = (changes.join(known_deletes, "key", "left")
-                   .where(F.col("_deleted_lsn").isNull() | (F.col("lsn") > F.col("_deleted_lsn")))
+                   .where(F.col("_deleted_lsn").isNull() | (F.col("lsn") >= F.col("_deleted_lsn")))
                    .drop("_deleted_lsn")
                    .persist(StorageLevel.MEMORY_AND_DISK))
         try:
@@ -176,13 +186,7 @@ class BatchApplier:
                 .whenMatchedDelete(condition="s.op = 'd' AND s.lsn > t._lsn")
                 .whenMatchedUpdate(condition="s.op <> 'd' AND s.lsn > t._lsn", set=values)
                 .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)))
-            if summary.deletes:
-                gone = changes.where("op = 'd'").select("key", F.col("lsn").alias("_lsn"))
-                self._merge(deletes_table, batch_id, lambda target: (
-                    target.alias("t").merge(gone.alias("s"), (F.col("t.key") == F.col("s.key"))
-                                            & in_range(F.col("t.key")))
-                    .whenMatchedUpdate(condition="s._lsn > t._lsn", set={"_lsn": "s._lsn"})
-                    .whenNotMatchedInsertAll()))
+            clock.lap("silver")
         finally:
             changes.unpersist()
 
@@ -196,6 +200,35 @@ class BatchApplier:
         # Each source table writes its dead letters under a transaction id of its own.
         self._append(dead, lake.DEAD_LETTERS, batch_id,
                      app_table=f"{lake.DEAD_LETTERS.name}-{source.name}")
+
+
+# Appends mark their commit with the writer and batch (commitInfo.userMetadata)
+# instead of a Delta transaction id: looking a transaction id up costs a
+# reconstruction of the table's whole state (~1 s a write here), reading the
+# newest commits of the log costs a few small reads.
+BATCH_MARK = ":batch="
+RECENT_COMMITS = 20
+
+
+def last_committed_batch(spark: SparkSession, path: str, app: str) -> int | None:
+    """The newest batch `app` committed to the Delta table at `path`, if any.
+
+    Only ingest (one writer at a time, under the lake lock) and `txlake
+    maintain` commit to these tables, so the newest marked commit is nearly
+    always among the last few; the whole history is read only when not.
+    """
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forPath(spark, path)
+    for limit in (RECENT_COMMITS, None):
+        history = table.history(limit) if limit else table.history()
+        marks = [row["userMetadata"] or "" for row in history.select("userMetadata").collect()]
+        for mark in marks:  # newest first
+            if mark.startswith(app + BATCH_MARK):
+                return int(mark[len(app) + len(BATCH_MARK):])
+        if limit and len(marks) < limit:
+            return None  # that was the whole history
+    return None
 
 
 class _Clock:

@@ -9,8 +9,10 @@ runs with an availableNow trigger and stops; `stream` keeps running.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -105,35 +107,69 @@ def run(settings: Settings, *, continuous: bool = False) -> IngestResult:
     started = time.monotonic()
     names = [t.name for t in lake.INGEST_TABLES]
     with lake_lock(settings, names, "stream" if continuous else "ingest"):
-        waited = 0.0
-        if not continuous:
-            mark = watermark.wait(settings)
-            waited = mark.seconds
-            say(f"cdc: Kafka holds every change up to LSN {mark.lsn} ({waited:.1f}s)")
+        # The watermark travels through Debezium while Spark starts: a backlog
+        # drains into Kafka in the time the JVM needs anyway.
+        mark = None if continuous else _in_background(watermark.wait, settings)
         spark = session(settings, "txlake-stream" if continuous else "txlake-ingest")
         _ensure_tables(spark, settings)
         tables = {source.name: evolution.reconcile_schema(
             spark, settings, evolution.effective_table(spark, settings, source))
             for source in CAPTURED}
         applier = BatchApplier(spark, settings, _run_id(settings, spark), tables)
-        writer = (_reader(spark, settings).writeStream.foreachBatch(applier)
-                  .option("checkpointLocation", f"s3a://{settings.lake_bucket}/{CHECKPOINT}")
-                  .queryName("txlake-ingest"))
         if continuous:
-            writer = writer.trigger(processingTime=f"{settings.stream_trigger_seconds} seconds")
-        else:
-            writer = writer.trigger(availableNow=True)
-        query = writer.start()
-        if continuous:
-            _stop_on_signals(query)
-        # Short waits in a loop, so a signal handler gets to run between them.
-        while query.isActive:
-            query.awaitTermination(1)
-        if applier.failure is not None:
-            raise applier.failure
-        if query.exception() is not None:
-            raise TxlakeError(f"ingest failed: {str(query.exception()).splitlines()[0]}")
-    return IngestResult(applier.stats, time.monotonic() - started, waited)
+            _run_query(spark, settings, applier, continuous=True)
+            return IngestResult(applier.stats, time.monotonic() - started, 0.0)
+        while True:
+            # An availableNow query applies what Kafka held when it started. Only a
+            # query that started after the watermark arrived is known to cover
+            # every change committed before the command; until then, each pass
+            # applies the backlog so far, overlapping Spark with Debezium.
+            covered = mark.done()
+            if covered:
+                reached = mark.result()
+                say(f"cdc: Kafka holds every change up to LSN {reached.lsn} "
+                    f"({reached.seconds:.1f}s)")
+            batches = applier.stats.batches
+            _run_query(spark, settings, applier, continuous=False)
+            if covered:
+                return IngestResult(applier.stats, time.monotonic() - started, reached.seconds)
+            if applier.stats.batches == batches:
+                mark.exception()  # nothing new yet: wait for the watermark, not in a loop
+
+
+def _in_background(function, *args) -> Future:
+    """Run `function` in a daemon thread (one that never holds up the exit of a
+    failed command) and return its future."""
+    future: Future = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as error:  # handed over to whoever reads the future
+            future.set_exception(error)
+
+    threading.Thread(target=target, name=f"txlake-{function.__name__}", daemon=True).start()
+    return future
+
+
+def _run_query(spark, settings: Settings, applier: BatchApplier, *, continuous: bool) -> None:
+    writer = (_reader(spark, settings).writeStream.foreachBatch(applier)
+              .option("checkpointLocation", f"s3a://{settings.lake_bucket}/{CHECKPOINT}")
+              .queryName("txlake-ingest"))
+    if continuous:
+        writer = writer.trigger(processingTime=f"{settings.stream_trigger_seconds} seconds")
+    else:
+        writer = writer.trigger(availableNow=True)
+    query = writer.start()
+    if continuous:
+        _stop_on_signals(query)
+    # Short waits in a loop, so a signal handler gets to run between them.
+    while query.isActive:
+        query.awaitTermination(1)
+    if applier.failure is not None:
+        raise applier.failure
+    if query.exception() is not None:
+        raise TxlakeError(f"ingest failed: {str(query.exception()).splitlines()[0]}")
 
 
 def _stop_on_signals(query) -> None:

@@ -86,6 +86,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Instants are stored and shown in UTC, whatever the machine's zone.
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        # Tables live on the object store by path; keep Spark's own scratch
+        # catalog in the state directory, not in whatever directory we run in.
+        "spark.sql.warehouse.dir": str((settings.home / "spark-warehouse").resolve()),
         "spark.ui.showConsoleProgress": "false",
         "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint,
         "spark.hadoop.fs.s3a.endpoint.region": settings.s3_region,
@@ -100,6 +103,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.fs.s3a.retry.limit": "3",
         "spark.hadoop.fs.s3a.connection.timeout": "15000",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Delta rebuilds a table's state from its log in this many tasks (default
+        # 50): far too many for small logs on a few cores, paid on every snapshot.
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark_shuffle_partitions),
     }
 
 

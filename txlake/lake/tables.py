@@ -57,15 +57,8 @@ def silver(source: SourceTable) -> LakeTable:
                      properties=_SILVER_PROPERTIES)
 
 
-def deletes(source: SourceTable) -> LakeTable:
-    """Keys deleted in the source with the LSN of the delete, so an older change
-    delivered again later (at-least-once) cannot bring a deleted row back."""
-    return LakeTable(f"{source.name}_deletes", (("key", "string"), ("_lsn", "bigint")),
-                     internal=True)
-
-
 INGEST_TABLES: tuple[LakeTable, ...] = (
-    *(t for s in CAPTURED for t in (changelog(s), silver(s), deletes(s))),
+    *(t for s in CAPTURED for t in (changelog(s), silver(s))),
     DEAD_LETTERS,
 )
 
