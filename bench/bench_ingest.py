@@ -74,8 +74,12 @@ def stream_freshness(settings, seconds: float, rate: float) -> list[tuple[str, s
     """Commit-to-visible-in-silver latency with `txlake stream` running."""
     [[since]] = catalog.query(settings, 'SELECT max(version) FROM lakehouse.project'
                                         '."transactions$history"')
+    log_path = settings.home / "logs" / "bench-stream.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - closed after the streamer ends
+    print(f"stream: output of txlake stream (a timing line per micro-batch) in {log_path}")
     streamer = subprocess.Popen([sys.executable, "-m", "txlake", "stream"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, "STREAM_TRIGGER_SECONDS": "1"})
     prefix = f"stream-{uuid.uuid4().hex[:6]}-"
     try:
@@ -104,6 +108,7 @@ def stream_freshness(settings, seconds: float, rate: float) -> list[tuple[str, s
     finally:
         streamer.send_signal(signal.SIGTERM)
         streamer.wait(timeout=300)
+        log.close()
     rows = catalog.query(settings, f"""
         SELECT to_unixtime(_commit_timestamp) - to_unixtime(updated_at)
         FROM TABLE(lakehouse.system.table_changes('project', 'transactions', {since}))

@@ -17,25 +17,25 @@ def _fmt_bytes(value: int | None) -> str:
 
 
 def _print_table(rows: list[dict]) -> None:
-    click.echo(f"{'SERVICE':<10} {'HEALTH':<10} {'PID':>8} {'MEMORY':>9}  ENDPOINT")
+    click.echo(f"{'SERVICE':<21} {'HEALTH':<10} {'PID':>8} {'MEMORY':>9}  ENDPOINT")
     for row in rows:
         health = "healthy" if row["healthy"] else "DOWN"
         pid = str(row["pid"]) if row["pid"] else "-"
-        click.echo(f"{row['name']:<10} {health:<10} {pid:>8} {_fmt_bytes(row['rss_bytes']):>9}  "
+        click.echo(f"{row['name']:<21} {health:<10} {pid:>8} {_fmt_bytes(row['rss_bytes']):>9}  "
                    f"{row['endpoint']}")
         for slot in row.get("slots", []):
-            click.echo(f"{'':<10} slot {slot['slot']}: active={slot['active']} "
+            click.echo(f"{'':<21} slot {slot['slot']}: active={slot['active']} "
                        f"wal_status={slot['wal_status']} lag={_fmt_bytes(slot['lag_bytes'])}")
         if "connector" in row:
             c = row["connector"]
             tasks = ", ".join(f"task {t['id']} {t['state']}" for t in c.get("tasks", []))
-            click.echo(f"{'':<10} connector {c.get('name', '?')}: {c.get('state', c.get('error'))}"
+            click.echo(f"{'':<21} connector {c.get('name', '?')}: {c.get('state', c.get('error'))}"
                        f"{' (' + tasks + ')' if tasks else ''}")
         if row.get("dead_letters"):
-            click.echo(f"{'':<10} lake: {row['dead_letters']:,} dead letter(s) in "
+            click.echo(f"{'':<21} lake: {row['dead_letters']:,} dead letter(s) in "
                        "lakehouse.project.cdc_dead_letters (see txlake reconcile)")
         if not row["healthy"] and row["log"]:
-            click.echo(f"{'':<10} log: {row['log']}")
+            click.echo(f"{'':<21} log: {row['log']}")
 
 
 @click.group()

@@ -96,7 +96,21 @@ def main() -> None:
         results.extend(_run_table(spark, table, specs))
         say(f"{name}: {len(specs)} check(s) in {time.monotonic() - t0:.1f}s")
     print(json.dumps({"results": results}), flush=True)
-    spark.stop()
+    _stop(spark)
+
+
+def _stop(spark) -> None:
+    """Stop Spark and leave. pydeequ keeps Py4J's callback server running,
+    and with it `spark.stop()` can wait forever (the results are out by now,
+    so a stop that hangs must not hold up the caller)."""
+    import threading
+
+    spark.sparkContext._gateway.shutdown_callback_server()
+    stopper = threading.Thread(target=spark.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=30)
+    # The JVM exits when its parent's pipe closes.
+    os._exit(0)
 
 
 if __name__ == "__main__":
