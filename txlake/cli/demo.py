@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -41,8 +42,11 @@ def demo(days: int, customers: int, per_day: int, seed: int, keep: bool, as_json
     """
     from txlake import demo as job
 
-    report = job.run(get_settings(), days=days, customers=customers, seed=seed,
-                     per_day=per_day, down=not keep)
+    # With --json, stdout carries the report alone: whatever a library prints
+    # on the way (Feast's progress, say) goes to stderr with txlake's own.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        report = job.run(get_settings(), days=days, customers=customers, seed=seed,
+                         per_day=per_day, down=not keep)
     if as_json:
         click.echo(json.dumps(report.__dict__, indent=2, default=str))
     else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,7 +136,9 @@ def materialize(settings: Settings, start: date, end: date,
     started = clock.monotonic()
     begin = datetime.combine(start, time(0), tzinfo=UTC)
     finish = datetime.combine(end, time(0), tzinfo=UTC)
-    fs.materialize(begin, finish, feature_views=list(views))
+    # Feast prints its progress on stdout, which belongs to --json output.
+    with contextlib.redirect_stdout(sys.stderr):
+        fs.materialize(begin, finish, feature_views=list(views))
     return {"start": begin.isoformat(), "end": finish.isoformat(), "feature_views": list(views),
             "online_store": settings.feast_online_store,
             "seconds": round(clock.monotonic() - started, 3)}
