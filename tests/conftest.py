@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 
 import psycopg
@@ -60,3 +61,30 @@ def pg(stack: Settings) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the source database as its owner."""
     with psycopg.connect(stack.postgres_dsn(), autocommit=True) as conn:
         yield conn
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page():
+    """A page in Debian's headless Chromium, driven by Playwright (never
+    `playwright install`: that downloads a browser from outside the registries)."""
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
+    profile = tempfile.mkdtemp(prefix="txlake-chromium-")
+    try:
+        with sync_playwright() as playwright:
+            # A persistent context on a fresh, throw-away profile (--user-data-dir).
+            context = playwright.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield context.new_page()
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)

@@ -9,37 +9,13 @@ test pauses the DAG again at the end either way.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 
 import pytest
 
 pytestmark = pytest.mark.stack
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DAG = "txlake_weekly"
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
-    profile = tempfile.mkdtemp(prefix="txlake-chromium-")
-    try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                yield context.new_page()
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _paused(api, settings) -> bool:

@@ -6,38 +6,11 @@ Python package; Playwright's own browser download is never used.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
 
 import pytest
 
 pytestmark = pytest.mark.stack
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
-    profile = tempfile.mkdtemp(prefix="txlake-chromium-")
-    try:
-        with sync_playwright() as playwright:
-            # A persistent context on a fresh, throw-away profile (--user-data-dir).
-            context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                yield context.new_page()
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-
 
 def test_ui_lists_the_query_just_run(stack, trino_query, browser_page):
     tag = f"ui_check_{uuid.uuid4().hex[:12]}"

@@ -132,12 +132,32 @@ def stop(pidfile: PidFile, *, sig: int = signal.SIGTERM, timeout: float = 30.0) 
         while record.alive() and time.monotonic() < deadline:
             time.sleep(0.1)
         if record.alive():
-            _signal(record.pid, signal.SIGTERM if index else signal.SIGKILL)
+            if index:
+                _signal(record.pid, signal.SIGTERM)
+            else:
+                _kill_group(record.pid)
             time.sleep(0.2)
         if record.alive():
             _signal(record.pid, signal.SIGKILL)
+        # A killed process with a big heap takes a moment to go: "stopped" means gone.
+        deadline = time.monotonic() + 10.0
+        while record.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
     pidfile.remove()
     return stopped
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a service that ignored its stop signal, with the workers it
+    forked: `spawn` made it the leader of a process group of its own, so the
+    group holds what txlake started and nothing else."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+            return
+    except ProcessLookupError:
+        return
+    _signal(pid, signal.SIGKILL)
 
 
 def _signal(pid: int, sig: int) -> None:
