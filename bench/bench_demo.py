@@ -33,19 +33,36 @@ from txlake.stack import manager  # noqa: E402
 GIB = 1024 ** 3
 
 
-def tree_rss(pid: int) -> int:
+def tree(pid: int) -> list[psutil.Process]:
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for proc in procs:
+        return []
+
+
+def tree_rss(pid: int, exclude: set[int]) -> dict[str, int]:
+    """Resident bytes of a process and its children, by kind of process, less
+    the processes in `exclude` (the stack's services, which the demo starts
+    as its children and which are counted as services)."""
+    kinds: dict[str, int] = {}
+    for proc in tree(pid):
+        if proc.pid in exclude:
+            continue
         try:
-            total += proc.memory_info().rss
+            kind = _kind(proc)
+            kinds[kind] = kinds.get(kind, 0) + proc.memory_info().rss
         except psutil.NoSuchProcess:
             pass
-    return total
+    return kinds
+
+
+def _kind(proc: psutil.Process) -> str:
+    """`java (quality runtime)`, `python (demo)`, ...: enough to tell which
+    step's process holds the memory at the peak."""
+    cmdline = " ".join(proc.cmdline())
+    where = "quality runtime" if "quality" in cmdline or "runtimes" in cmdline else "demo"
+    return f"{proc.name()} ({where})"
 
 
 class PeakMemory(threading.Thread):
@@ -53,15 +70,21 @@ class PeakMemory(threading.Thread):
         super().__init__(daemon=True)
         self.settings, self.demo_pid = settings, demo_pid
         self.peak = self.peak_stack = self.peak_demo = 0
+        self.at_peak: dict[str, int] = {}
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(1.0):
-            stack = sum(row.get("rss_bytes") or 0 for row in manager.status(self.settings))
-            demo = tree_rss(self.demo_pid)
+            rows = manager.status(self.settings)
+            services = {row["name"]: row.get("rss_bytes") or 0 for row in rows}
+            in_stack = {p.pid for row in rows if row.get("pid") for p in tree(row["pid"])}
+            kinds = tree_rss(self.demo_pid, exclude=in_stack)
+            stack, demo = sum(services.values()), sum(kinds.values())
             self.peak_stack = max(self.peak_stack, stack)
             self.peak_demo = max(self.peak_demo, demo)
-            self.peak = max(self.peak, stack + demo)
+            if stack + demo > self.peak:
+                self.peak = stack + demo
+                self.at_peak = {**services, **kinds}
 
 
 def main() -> int:
@@ -93,6 +116,8 @@ def main() -> int:
             ("peak memory, stack + demo", f"{sampler.peak / GIB:.2f} GiB"),
             ("  peak of the stack's services", f"{sampler.peak_stack / GIB:.2f} GiB"),
             ("  peak of the demo process tree", f"{sampler.peak_demo / GIB:.2f} GiB"),
+            *((f"  at the peak: {name}", f"{rss / GIB:.2f} GiB")
+              for name, rss in sorted(sampler.at_peak.items(), key=lambda kv: -kv[1])),
             ("reconcile clean / quality passed",
              f"{report['reconcile']['clean']} / {report['quality']['passed']}")]
     print_table(rows)

@@ -80,7 +80,7 @@ def run(settings: Settings, *, days: int, customers: int, seed: int, per_day: in
     from txlake.cdc.reconcile import reconcile
     from txlake.feast import ops as feast
     from txlake.generate import jobs
-    from txlake.lake.spark import session
+    from txlake.lake.spark import session, stop_session
     from txlake.quality import run as quality
     from txlake.stack import manager
 
@@ -106,15 +106,18 @@ def run(settings: Settings, *, days: int, customers: int, seed: int, per_day: in
         with step("features", f"weekly features as of {', '.join(map(str, weeks))} ..."):
             features.run(spark, settings, weeks)
         report.weeks = [w.isoformat() for w in weeks]
-        with step("quality", "data-quality checks on silver and gold (Deequ) ..."):
-            report.quality = quality.run(settings, "all", as_of=weeks[-1] if weeks else None).as_dict()
         with step("reconcile", "reconciling source and lake, row by row ..."):
             report.reconcile = reconcile(spark, settings, limit=5)
+        # The quality checks run in a JVM of their own (Spark 3.5 for Deequ):
+        # never hold two Spark drivers' memory at once.
+        stop_session()
+        with step("quality", "data-quality checks on silver and gold (Deequ) ..."):
+            report.quality = quality.run(settings, "all", as_of=weeks[-1] if weeks else None).as_dict()
         if weeks:
             with step("feast", "Feast: apply the feature repo, materialize the weeks online ..."):
                 feast.apply(settings)
                 feast.materialize(settings, weeks[0] - timedelta(days=7), weeks[-1])
-        report.layers = layer_rows(spark, settings)
+        report.layers = layer_rows(settings)
         if weeks:
             report.top_spenders = top_spenders(settings, weeks[-1])
             if report.top_spenders:
@@ -128,17 +131,16 @@ def run(settings: Settings, *, days: int, customers: int, seed: int, per_day: in
     return report
 
 
-def layer_rows(spark, settings: Settings) -> dict[str, int]:
-    """Rows of every lake table Trino shows, bronze to gold."""
-    from delta.tables import DeltaTable
-
+def layer_rows(settings: Settings) -> dict[str, int]:
+    """Rows of every lake table, bronze to gold, as Trino (and so the user) sees them."""
     from txlake.lake import catalog
 
+    catalog.register_lake_tables(settings)  # a table Trino has not been told of yet
     rows = {}
     for table in catalog.LAKE_TABLES:
-        path = settings.lake_path(table)
-        if DeltaTable.isDeltaTable(spark, path):
-            rows[table] = spark.read.format("delta").load(path).count()
+        if catalog.lake_table_exists(settings, table):
+            ((rows[table],),) = catalog.query(
+                settings, f"SELECT count(*) FROM {catalog.CATALOG}.{catalog.SCHEMA}.{table}")
     return rows
 
 

@@ -123,3 +123,29 @@ def session(settings: Settings, app_name: str = "txlake") -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def stop_session() -> None:
+    """Stop this process's Spark session and end its JVM.
+
+    `SparkSession.stop()` alone leaves the driver JVM running with all the heap
+    it grew until Python exits; a long process that goes on to other work (the
+    demo starts the quality runtime's JVM next) gives that memory back here.
+    A later `session()` starts a new JVM."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    gateway.shutdown()
+    # pyspark's JVM watches its stdin and exits when it closes.
+    jvm = getattr(gateway, "proc", None)
+    if jvm is not None:
+        jvm.stdin.close()
+        jvm.wait(timeout=60)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
