@@ -26,6 +26,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not EXTERNAL:
         # Before anything reads the settings: the test stack has its own state.
         os.environ.setdefault("TXLAKE_HOME", str(project_root() / ".txlake-test"))
+        # Switching txlake_daily on (the backfill test) also starts today's
+        # scheduled run with the DAG's defaults: keep that run small.
+        os.environ.setdefault("DAILY_TRANSACTIONS", "2000")
+        os.environ.setdefault("DAILY_CUSTOMERS", "1000")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,6 +58,15 @@ def stack(settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         manager.down(settings)
+
+
+@pytest.fixture(scope="session")
+def spark(stack: Settings):
+    """One Spark session for all tests that use Spark in this process (a JVM
+    start is the slowest thing a test could repeat)."""
+    from txlake.lake.spark import session
+
+    return session(stack, "txlake-tests")
 
 
 @pytest.fixture

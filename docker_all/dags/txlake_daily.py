@@ -13,9 +13,12 @@ tests use), so the task log is that command's output. Endpoints and
 credentials come from the settings `txlake` reads (environment > .env); this
 file knows none. Each task is idempotent for a logical date: a generated day is
 skipped when it exists, ingest resumes from its checkpoints, and the checks
-only read. Runs go one at a time (max_active_runs=1) and in date order, because
-a day's corrections touch the seven days before it: a backfill over a range
-gives the same tables as running the days one by one.
+only read. A day's corrections touch the seven days before it, so days must be
+generated in date order: scheduled runs go one at a time (max_active_runs=1),
+and generate_day waits for the previous run's generate_day (depends_on_past),
+which also holds for a backfill, whose own max_active_runs Airflow applies
+instead of the DAG's. So a backfill over a range gives the same tables as
+running the days one by one.
 
 Params (e.g. `airflow dags test txlake_daily 2026-01-02 -c '{"transactions": 2000}'`):
   transactions  inserts of the day (default: setting DAILY_TRANSACTIONS)
@@ -64,6 +67,10 @@ with DAG(
         # A day that exists already is reported as skipped (exit 0): retries never duplicate it.
         bash_command=f"txlake generate transactions --date {DAY} "
                      "--count {{ params.transactions }} --quiet",
+        # Which earlier rows a day corrects depends on the days before it: never
+        # generate a day before the previous run's day is written, whatever the
+        # number of runs a backfill lets run at once.
+        depends_on_past=True,
     )
     ingest = BashOperator(
         task_id="ingest",

@@ -29,6 +29,7 @@ def main(folder: str, logical_date: str, target: str) -> None:
             "max_active_runs": dag.max_active_runs,
             "params": params,
             "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids),
+                                  "depends_on_past": t.depends_on_past,
                                   "command": t.render_template(t.bash_command, context),
                                   "retries": t.retries}
                       for t in dag.tasks},

@@ -66,6 +66,13 @@ def test_daily_run_for_d_generates_and_ingests_the_day_before(parsed, stack):
                              "customers": stack.daily_customers}
 
 
+def test_a_day_is_generated_only_after_the_day_before_it(parsed):
+    """A backfill runs as many days at once as its own max_active_runs allows;
+    generate_day still waits for the previous run's, so days are written in order."""
+    tasks = parsed["dags"]["txlake_daily"]["tasks"]
+    assert {t for t, spec in tasks.items() if spec["depends_on_past"]} == {"generate_day"}
+
+
 def test_weekly_run_for_monday_d_covers_the_week_before_it(parsed):
     dag = parsed["dags"]["txlake_weekly"]
     commands = [dag["tasks"][t]["command"] for t in _chain(dag["tasks"])]

@@ -9,13 +9,6 @@ from txlake.cdc.reconcile import reconcile
 from txlake.generate.load import first_free_day
 
 
-@pytest.fixture(scope="session")
-def spark(stack):
-    from txlake.lake.spark import session
-
-    return session(stack, "txlake-tests")
-
-
 @pytest.fixture
 def ingest_now(stack, spark):
     """Run `txlake ingest` in this process (the Spark session stays warm)."""

@@ -5,23 +5,16 @@ later than any data already in the stack, so they are the newest rows online."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from txlake.cdc import ingest
 from txlake.feast import ops
-from txlake.generate.jobs import generate_transactions
+from txlake.generate.jobs import generate_customers, generate_transactions
 from txlake.lake import catalog
 
 WEEKLY = ops.WEEKLY_FEATURES
-
-
-@pytest.fixture(scope="session")
-def spark(stack):
-    from txlake.lake.spark import session
-
-    return session(stack, "txlake-tests")
 
 
 @dataclass
@@ -53,8 +46,9 @@ def gold_rows(settings, weeks: list[date]) -> dict[tuple[str, date], dict]:
 
 @pytest.fixture(scope="session")
 def gold(stack, spark) -> GoldWeeks:
-    """Days D-10 and D-3 generated (300 transactions each, no late arrivals),
-    ingested, and weeks D-7 and D computed by txlake's features job."""
+    """Customers u000001..u000200 present, days D-10 and D-3 generated (300
+    transactions each, no late arrivals), ingested, and weeks D-7 and D
+    computed by txlake's features job."""
     import psycopg
 
     from txlake.features.job import compute_week
@@ -62,6 +56,7 @@ def gold(stack, spark) -> GoldWeeks:
     with psycopg.connect(stack.postgres_dsn(), autocommit=True) as pg:
         second = _next_free_monday(pg)
     first = second - timedelta(days=7)
+    generate_customers(stack, 200)  # adds only those missing: none after the demo
     for day, seed in ((first - timedelta(days=3), 11), (second - timedelta(days=3), 12)):
         generate_transactions(stack, day, 300, seed=seed, late_share=0.0)
     ingest.run(stack)
@@ -75,7 +70,3 @@ def gold(stack, spark) -> GoldWeeks:
 @pytest.fixture(scope="session")
 def applied(stack) -> None:
     ops.apply(stack)
-
-
-def at(day: date, **delta) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(**delta)

@@ -7,13 +7,18 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
-from conftest import at
 from feast.errors import FeastEntityDFMissingColumnsError, FeastError
 
 from txlake.feast import ops
+from txlake.features.aggregate import midnight
 
 WEEKLY = ops.WEEKLY_FEATURES
 REFS = [f"user_weekly_features:{f}" for f in WEEKLY]
+
+
+def at(day, **delta) -> datetime:
+    """An instant relative to `day` 00:00 UTC."""
+    return midnight(day) + timedelta(**delta)
 
 
 def reference(gold, user: str, t: datetime) -> dict | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from feast.infra.key_encoding_utils import serialize_entity_key
@@ -59,6 +59,41 @@ def test_the_bulk_writer_encodes_entity_keys_exactly_like_feast():
     for user in ("u000001", "", "ünïcode-用户"):
         key = EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=user)])
         assert entity_key_bytes("user_id", user) == serialize_entity_key(key, 3)
+
+
+def test_online_reads_return_what_feasts_own_sqlite_store_returns(settings, tmp_path):
+    """txlake reads SQLite with less work per value; the answer must stay Feast's,
+    here for rows Feast's own writer wrote, nulls and an unknown user included."""
+    import pandas as pd
+    from feast import FeatureStore
+
+    sys.path.insert(0, str(ops.repo_path()))
+    import definitions
+
+    fs = FeatureStore(config=ops.repo_config(settings, tmp_path, "txlake_read_test", "sqlite"),
+                      repo_path=str(ops.repo_path()))
+    fs.apply([definitions.user, definitions.user_weekly_features])
+    stamp = pd.Timestamp("2030-01-14", tz="UTC")
+    rows = pd.DataFrame({"user_id": ["u1", "u2"], "feature_timestamp": [stamp, stamp + timedelta(days=7)],
+                         "created_at": [stamp, stamp],
+                         **{f: [1, None] if "num" in f else [12.5, None] for f in WEEKLY}})
+    fs.write_to_online_store("user_weekly_features", rows)
+    view = fs.get_feature_view("user_weekly_features")
+    keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=u)]) for u in ("u2", "u9", "u1")]
+
+    store = fs._get_provider().online_store
+    stock, inner = store._delegate(fs.config)
+    ours = store.online_read(fs.config, view, keys)
+    assert ours == stock.online_read(inner, view, keys)
+    assert ours[1] == (None, None) and ours[2][1]["num_transactions_l1w"] == Value(int64_val=1)
+
+
+def test_materialize_on_a_state_nobody_applied_registers_the_repo_first(stack, gold, tmp_path):
+    """The weekly DAG switched on in a fresh stack, before the demo or `feast apply` ran."""
+    fresh = stack.model_copy(update={"txlake_home": tmp_path / "state"})
+    assert ops.registered_views(ops.store(fresh)) == set()  # not even a registry file
+    ops.materialize(fresh, date(2099, 1, 5), date(2099, 1, 12))
+    assert ops.registered_views(ops.store(fresh)) == set(ops.VIEWS)
 
 
 def test_materialize_with_the_end_before_the_start_is_a_one_line_error():

@@ -18,13 +18,6 @@ VENDORS = ("Acme Foods", "Bolt Taxi", "Cinema City", "Delta Fuel", "Eden Books",
 
 
 @pytest.fixture(scope="session")
-def spark(stack):
-    from txlake.lake.spark import session
-
-    return session(stack, "txlake-tests")
-
-
-@pytest.fixture(scope="session")
 def ingest_now(stack, spark):
     """`txlake ingest` in this process (the Spark session stays warm)."""
     return lambda: ingest.run(stack)

@@ -33,13 +33,6 @@ def sql_statements() -> Callable[[Path], list[str]]:
     return split_statements
 
 
-@pytest.fixture(scope="session")
-def spark(stack: Settings):
-    from txlake.lake.spark import session
-
-    return session(stack, "txlake-trino-tests")
-
-
 @pytest.fixture
 def scratch_table(stack: Settings) -> Iterator[str]:
     """A lake table name of this test only; its files and registration go afterwards."""

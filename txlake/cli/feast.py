@@ -62,6 +62,7 @@ def materialize(start: str, end: str, as_json: bool) -> None:
     logical date D materializes its own week (--start D-7d --end D), backfills
     included. Idempotent: the same window twice changes nothing, and an older
     window never overwrites newer online values (the newest event time wins).
+    Registers the feature repo first (`txlake feast apply`) if it is not yet.
     Example:  txlake feast materialize --start 2025-01-06 --end 2025-01-13
     """
     from txlake.feast import ops

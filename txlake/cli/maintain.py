@@ -22,10 +22,11 @@ def maintain(retention_hours: float, as_json: bool) -> None:
     everything it has if its previous run is older than that.
     """
     from txlake.artifacts import say
-    from txlake.lake.maintenance import as_dicts
+    from txlake.lake.maintenance import as_dicts, check_retention
     from txlake.lake.maintenance import maintain as run
     from txlake.lake.spark import session
 
+    check_retention(retention_hours)  # before Spark starts
     settings = get_settings()
     results = run(session(settings, "txlake-maintain"), settings, retention_hours,
                   progress=lambda line: say(f"maintain: {line}"))

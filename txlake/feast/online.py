@@ -17,6 +17,7 @@ older window after a newer one (a backfill) never overwrites newer features.
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -96,7 +97,12 @@ class LakeOnlineStore(OnlineStore):
 
     def online_read(self, config, table, entity_keys, requested_features=None):
         store, inner = self._delegate(config)
-        return store.online_read(inner, table, entity_keys, requested_features)
+        if inner.online_store.type != "sqlite":
+            return store.online_read(inner, table, entity_keys, requested_features)
+        keys = [_serialize(key, inner.entity_key_serialization_version) for key in entity_keys]
+        table_name = _table_id(inner.project, table,
+                               inner.registry.enable_online_feature_view_versioning)
+        return _sqlite_read(store._get_conn(inner), table_name, keys)
 
     def update(self, config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep,
                partial):
@@ -151,6 +157,15 @@ def entity_key_bytes(join_key: str, value: str) -> bytes:
     return _key_prefix(join_key) + struct.pack("<II", ProtoValueType.STRING, len(data)) + data
 
 
+def _serialize(key, version: int) -> bytes:
+    """`serialize_entity_key`, without its generic walk for the common key: one string."""
+    if len(key.join_keys) == 1 and key.entity_values[0].WhichOneof("val") == "string_val":
+        return entity_key_bytes(key.join_keys[0], key.entity_values[0].string_val)
+    from feast.infra.key_encoding_utils import serialize_entity_key
+
+    return serialize_entity_key(key, entity_key_serialization_version=version)
+
+
 @lru_cache(maxsize=16)
 def _key_prefix(join_key: str) -> bytes:
     name = join_key.encode()
@@ -196,8 +211,41 @@ def _utc_text(column: pa.ChunkedArray) -> list[str | None]:
     return pc.strftime(column.cast(pa.timestamp("us", tz="UTC")), "%Y-%m-%d %H:%M:%S").to_pylist()
 
 
+def _quote(table_name: str) -> str:
+    return '"' + table_name.replace('"', '""') + '"'
+
+
+def _sqlite_read(conn, table_name: str, keys: list[bytes]) -> list[tuple]:
+    """What Feast's SQLite `online_read` returns, (event time, {feature: Value})
+    per key in order, or (None, None), with the per-value work cut: a row holds
+    one feature, and Feast converts the event time and builds a datetime for
+    every one of them; here that happens once per entity."""
+    if not keys:
+        return []
+    # `+event_ts` is an expression, so it has no declared type and sqlite3
+    # returns the stored Unix seconds as they are instead of calling the
+    # registered timestamp converter on every row.
+    rows = conn.execute(
+        f"SELECT entity_key, feature_name, value, +event_ts FROM {_quote(table_name)} "
+        f"WHERE entity_key IN ({','.join('?' * len(keys))})", keys).fetchall()
+    parse = ValueProto.FromString
+    found: dict[bytes, list] = {}
+    for key, name, value, stamp in rows:
+        entry = found.get(key)
+        if entry is None:
+            entry = found[key] = [stamp, {}]
+        elif stamp > entry[0]:
+            entry[0] = stamp
+        entry[1][name] = parse(value)
+    out: list[tuple] = []
+    for key in keys:
+        entry = found.get(key)
+        out.append((datetime.fromtimestamp(int(entry[0]), tz=UTC), entry[1]) if entry else (None, None))
+    return out
+
+
 def _sqlite_upsert(conn, table_name: str, rows: list[tuple]) -> None:
-    quoted = '"' + table_name.replace('"', '""') + '"'
+    quoted = _quote(table_name)
     with conn:
         conn.executemany(
             f"INSERT INTO {quoted} (entity_key, feature_name, value, value_text, event_ts, created_ts) "

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from txlake.artifacts import say
 from txlake.errors import TxlakeError
 from txlake.settings import Settings, project_root
 
@@ -128,11 +129,17 @@ def materialize(settings: Settings, start: date, end: date,
 
     if end < start:
         raise FeastError(f"--end ({end}) is before --start ({start})")
+    unknown = [v for v in views if v not in VIEWS]
+    if unknown:
+        raise FeastError(f"feature view(s) {', '.join(unknown)} are not in {repo_path()}")
     fs = store(settings)
-    known = {v.name for v in fs.list_feature_views()}
-    missing = [v for v in views if v not in known]
+    missing = [v for v in views if v not in registered_views(fs)]
     if missing:
-        raise FeastError(f"feature view(s) {', '.join(missing)} not registered: run `txlake feast apply`")
+        # A fresh stack whose weekly DAG runs before anyone applied the repo:
+        # registering it is idempotent, so do it rather than fail the run.
+        say(f"feast: {', '.join(missing)} not registered yet: applying {repo_path()} first")
+        apply(settings)
+        fs = store(settings)
     started = clock.monotonic()
     begin = datetime.combine(start, time(0), tzinfo=UTC)
     finish = datetime.combine(end, time(0), tzinfo=UTC)
@@ -142,6 +149,13 @@ def materialize(settings: Settings, start: date, end: date,
     return {"start": begin.isoformat(), "end": finish.isoformat(), "feature_views": list(views),
             "online_store": settings.feast_online_store,
             "seconds": round(clock.monotonic() - started, 3)}
+
+
+def registered_views(fs: FeatureStore) -> set[str]:
+    try:
+        return {v.name for v in fs.list_feature_views()}
+    except FileNotFoundError:  # Feast's answer when no registry file exists yet
+        return set()
 
 
 def online(settings: Settings, users: list[str]) -> list[dict]:

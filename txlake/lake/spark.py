@@ -106,6 +106,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Delta rebuilds a table's state from its log in this many tasks (default
         # 50): far too many for small logs on a few cores, paid on every snapshot.
         "spark.databricks.delta.snapshotPartitions": str(settings.spark_shuffle_partitions),
+        # VACUUM records what it deleted in the table's history (`txlake maintain` reports it);
+        # Delta decides by storage type otherwise.
+        "spark.databricks.delta.vacuum.logging.enabled": "true",
     }
 
 
