@@ -74,6 +74,7 @@ class LakeOnlineStore(OnlineStore):
         self._store: SqliteOnlineStore | PostgreSQLOnlineStore | None = None
         self._config: RepoConfig | None = None
         self._outer: RepoConfig | None = None
+        self._pg_reader = None  # a connection of its own for reads (autocommit)
 
     def _delegate(self, config: RepoConfig) -> tuple[Any, RepoConfig]:
         """The stock store and a copy of `config` whose online_store is its own config."""
@@ -96,13 +97,21 @@ class LakeOnlineStore(OnlineStore):
         store.online_write_batch(inner, table, data, progress)
 
     def online_read(self, config, table, entity_keys, requested_features=None):
+        """Feast's answer, (event time, {feature: Value}) per key in order or
+        (None, None), read with less work per value than Feast's stores do: a
+        row holds one feature, and they convert the event time and copy bytes
+        for every one of them; here that happens once per entity."""
         store, inner = self._delegate(config)
-        if inner.online_store.type != "sqlite":
-            return store.online_read(inner, table, entity_keys, requested_features)
         keys = [_serialize(key, inner.entity_key_serialization_version) for key in entity_keys]
+        if not keys:
+            return []
         table_name = _table_id(inner.project, table,
                                inner.registry.enable_online_feature_view_versioning)
-        return _sqlite_read(store._get_conn(inner), table_name, keys)
+        if inner.online_store.type == "sqlite":
+            return _sqlite_read(store._get_conn(inner), table_name, keys)
+        if self._pg_reader is None or self._pg_reader.closed:
+            self._pg_reader = _pg_connect(inner.online_store)
+        return _postgres_read(self._pg_reader, table_name, keys)
 
     def update(self, config, tables_to_delete, tables_to_keep, entities_to_delete, entities_to_keep,
                partial):
@@ -216,18 +225,35 @@ def _quote(table_name: str) -> str:
 
 
 def _sqlite_read(conn, table_name: str, keys: list[bytes]) -> list[tuple]:
-    """What Feast's SQLite `online_read` returns, (event time, {feature: Value})
-    per key in order, or (None, None), with the per-value work cut: a row holds
-    one feature, and Feast converts the event time and builds a datetime for
-    every one of them; here that happens once per entity."""
-    if not keys:
-        return []
     # `+event_ts` is an expression, so it has no declared type and sqlite3
     # returns the stored Unix seconds as they are instead of calling the
     # registered timestamp converter on every row.
     rows = conn.execute(
         f"SELECT entity_key, feature_name, value, +event_ts FROM {_quote(table_name)} "
         f"WHERE entity_key IN ({','.join('?' * len(keys))})", keys).fetchall()
+    return _by_key(rows, keys, lambda stamp: datetime.fromtimestamp(int(stamp), tz=UTC))
+
+
+def _postgres_read(conn, table_name: str, keys: list[bytes]) -> list[tuple]:
+    from psycopg import sql
+
+    # One row per entity: its features as two arrays and its newest event time,
+    # so the driver converts one instant per entity, not one per feature.
+    query = sql.SQL("SELECT entity_key, array_agg(feature_name), array_agg(value), max(event_ts) "
+                    "FROM {} WHERE entity_key = ANY(%b) GROUP BY entity_key").format(
+                        sql.Identifier(table_name))
+    # Binary: keys go out and values come back without text escaping; prepared
+    # once per connection, as a lookup would otherwise be mostly planning.
+    with conn.cursor(binary=True) as cursor:
+        rows = cursor.execute(query, (keys,), prepare=True).fetchall()
+    parse = ValueProto.FromString
+    found = {key: (stamp, {name: parse(value) for name, value in zip(names, values, strict=True)})
+             for key, names, values, stamp in rows}
+    return [found.get(key, (None, None)) for key in keys]
+
+
+def _by_key(rows, keys: list[bytes], instant) -> list[tuple]:
+    """(entity_key, feature_name, value, event_ts) rows -> Feast's read result."""
     parse = ValueProto.FromString
     found: dict[bytes, list] = {}
     for key, name, value, stamp in rows:
@@ -240,8 +266,15 @@ def _sqlite_read(conn, table_name: str, keys: list[bytes]) -> list[tuple]:
     out: list[tuple] = []
     for key in keys:
         entry = found.get(key)
-        out.append((datetime.fromtimestamp(int(entry[0]), tz=UTC), entry[1]) if entry else (None, None))
+        out.append((instant(entry[0]), entry[1]) if entry else (None, None))
     return out
+
+
+def _pg_connect(cfg: PostgreSQLOnlineStoreConfig):
+    import psycopg
+
+    return psycopg.connect(host=cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.user,
+                           password=cfg.password, sslmode=cfg.sslmode, autocommit=True)
 
 
 def _sqlite_upsert(conn, table_name: str, rows: list[tuple]) -> None:
