@@ -162,12 +162,17 @@ def _write_partials(partials: DataFrame, path: str, days: list[date]) -> None:
      .option("replaceWhere", _in_list("day", days)).save(path))
 
 
-def _fingerprint(rows: DataFrame) -> tuple[int, int]:
-    """(row count, order-free hash of every column but created_at)."""
-    columns = [c for c in rows.columns if c != "created_at"]
+def _fingerprints(new: DataFrame, old: DataFrame) -> dict[str, tuple[int, int]]:
+    """(row count, order-free hash of every column but created_at) of both
+    sides, in one Spark job rather than two."""
+    columns = [c for c in new.columns if c != "created_at"]
     digest = F.xxhash64(*columns).cast("decimal(38,0)")  # no overflow in the sum
-    out = rows.agg(F.count(F.lit(1)).alias("n"), F.sum(digest).alias("h")).first()
-    return out["n"], int(out["h"] or 0)
+    both = (new.select(*columns).withColumn("_side", F.lit("new"))
+            .unionByName(old.select(*columns).withColumn("_side", F.lit("old"))))
+    out = {"new": (0, 0), "old": (0, 0)}
+    for row in both.groupBy("_side").agg(F.count(F.lit(1)).alias("n"), F.sum(digest).alias("h")).collect():
+        out[row["_side"]] = (row["n"], int(row["h"] or 0))
+    return out
 
 
 def _replace_week(spark: SparkSession, week: DataFrame, path: str, as_of: date) -> tuple[int, bool]:
@@ -175,12 +180,12 @@ def _replace_week(spark: SparkSession, week: DataFrame, path: str, as_of: date) 
     when gold already holds exactly these values (a re-run changes nothing)."""
     week = week.cache()
     try:
-        new = _fingerprint(week)
-        old = _fingerprint(spark.read.format("delta").load(path).where(F.col("as_of_date") == as_of))
-        if new == old:
-            return new[0], False
+        prints = _fingerprints(week, spark.read.format("delta").load(path)
+                               .where(F.col("as_of_date") == as_of))
+        if prints["new"] == prints["old"]:
+            return prints["new"][0], False
         (week.write.format("delta").mode("overwrite")
          .option("replaceWhere", f"as_of_date = '{as_of.isoformat()}'").save(path))
-        return new[0], True
+        return prints["new"][0], True
     finally:
         week.unpersist()

@@ -69,8 +69,14 @@ def ensure(spark: SparkSession, settings: Settings, table: LakeTable, path: str 
     from delta.tables import DeltaTable
 
     path = path or table.path(settings)
+    # Checked once per table and Spark application: a warm driver running job
+    # after job would otherwise pay two log reads per table every time.
+    seen = (spark.sparkContext.applicationId, path)
+    if seen in _ENSURED:
+        return False
     if DeltaTable.isDeltaTable(spark, path):
         _add_missing_properties(spark, path, table.properties)
+        _ENSURED.add(seen)
         return False
     builder = DeltaTable.createIfNotExists(spark).location(path)
     for name, type_ in table.columns:
@@ -80,7 +86,11 @@ def ensure(spark: SparkSession, settings: Settings, table: LakeTable, path: str 
     if table.partitioned_by:
         builder = builder.partitionedBy(*table.partitioned_by)
     builder.execute()
+    _ENSURED.add(seen)
     return True
+
+
+_ENSURED: set[tuple[str, str]] = set()
 
 
 def _add_missing_properties(spark: SparkSession, path: str, wanted: dict[str, str]) -> None:
