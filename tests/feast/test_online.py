@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -94,8 +95,12 @@ def test_online_reads_return_what_feasts_own_store_returns(stack, tmp_path, requ
     assert ours[1] == (None, None) and ours[2][1]["num_transactions_l1w"] == Value(int64_val=1)
 
 
-def test_materialize_on_a_state_nobody_applied_registers_the_repo_first(stack, gold, tmp_path):
+def test_materialize_on_a_state_nobody_applied_registers_the_repo_first(stack, gold, tmp_path,
+                                                                       monkeypatch):
     """The weekly DAG switched on in a fresh stack, before the demo or `feast apply` ran."""
+    # Feast reads its settings from the environment, so txlake exports them
+    # there; the session's own state directory must be back for later tests.
+    monkeypatch.setenv("TXLAKE_HOME", os.environ["TXLAKE_HOME"])
     fresh = stack.model_copy(update={"txlake_home": tmp_path / "state"})
     assert ops.registered_views(ops.store(fresh)) == set()  # not even a registry file
     ops.materialize(fresh, date(2099, 1, 5), date(2099, 1, 12))
