@@ -14,9 +14,6 @@ from __future__ import annotations
 from feast.feature_view import FeatureView
 from feast.infra.passthrough_provider import PassthroughProvider
 
-# Rows per write: bounds memory and keeps each upsert transaction short.
-BATCH_ROWS = 50_000
-
 
 class LakeProvider(PassthroughProvider):
     def materialize_single_feature_view(self, config, feature_view, start_date, end_date, registry,
@@ -37,10 +34,6 @@ class LakeProvider(PassthroughProvider):
             timestamp_field=source.timestamp_field, created_timestamp_column=created,
             start_date=start_date, end_date=end_date).to_arrow()
         bar = tqdm_builder(table.num_rows)
-        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
-            import pyarrow as pa
-
-            part = pa.Table.from_batches([batch])
-            bar.update(online.write_arrow(config, feature_view, part, join_key,
-                                          source.timestamp_field, created))
+        online.write_arrow(config, feature_view, table, join_key, source.timestamp_field, created,
+                           progress=bar.update)
         bar.close()
