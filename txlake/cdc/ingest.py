@@ -110,6 +110,8 @@ def run(settings: Settings, *, continuous: bool = False) -> IngestResult:
         # The watermark travels through Debezium while Spark starts: a backlog
         # drains into Kafka in the time the JVM needs anyway.
         mark = None if continuous else _in_background(watermark.wait, settings)
+        if continuous:
+            watermark.check_slot(settings)
         spark = session(settings, "txlake-stream" if continuous else "txlake-ingest")
         _ensure_tables(spark, settings)
         tables = {source.name: evolution.reconcile_schema(

@@ -69,6 +69,28 @@ def _committed_lsn(settings: Settings) -> int:
     return max((max(o.get("lsn_proc") or 0, o.get("lsn") or 0) for o in offsets), default=0)
 
 
+def slot_problem(slot: str, wal_status: str | None) -> str | None:
+    """Why ingest must not run with this slot, or None. `lost`: PostgreSQL
+    removed WAL the slot still needed (`max_slot_wal_keep_size`), so changes in
+    it never reached Kafka and no ingest can make the lake equal the source."""
+    if wal_status != "lost":
+        return None
+    return (f"postgres: replication slot {slot} is lost (PostgreSQL removed WAL it still "
+            "needed, see max_slot_wal_keep_size): changes in that WAL never reached Kafka; "
+            "rebuild the CDC pipeline and the lake from a new snapshot (README, "
+            "\"A lost replication slot\")")
+
+
+def check_slot(settings: Settings) -> None:
+    """Refuse to go on when the connector's replication slot is lost."""
+    with connect(settings) as conn:
+        row = conn.execute("SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s",
+                           (settings.cdc_slot_name,)).fetchone()
+    problem = slot_problem(settings.cdc_slot_name, row[0] if row else None)
+    if problem:
+        raise TxlakeError(problem)
+
+
 def wait(settings: Settings, timeout: float = 300.0) -> Watermark:
     """Write a watermark row and wait until its change is safely in Kafka."""
     started = time.monotonic()
@@ -76,6 +98,7 @@ def wait(settings: Settings, timeout: float = 300.0) -> Watermark:
     watermark_id = f"wm-{uuid.uuid4()}"
     consumer = _consumer_at_end(settings, settings.cdc_topic(TABLE))
     try:
+        check_slot(settings)
         with connect(settings) as conn:
             conn.execute("INSERT INTO txlake_watermark (id) VALUES (%s)", (watermark_id,))
             # Earlier watermarks have done their job; keep the table tiny.

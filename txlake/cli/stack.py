@@ -26,6 +26,9 @@ def _print_table(rows: list[dict]) -> None:
         for slot in row.get("slots", []):
             click.echo(f"{'':<21} slot {slot['slot']}: active={slot['active']} "
                        f"wal_status={slot['wal_status']} lag={_fmt_bytes(slot['lag_bytes'])}")
+            if slot["wal_status"] == "lost":
+                click.echo(f"{'':<21} LOST: changes in removed WAL never reached Kafka; "
+                           "ingest refuses to run (README: \"A lost replication slot\")")
         if "connector" in row:
             c = row["connector"]
             tasks = ", ".join(f"task {t['id']} {t['state']}" for t in c.get("tasks", []))
