@@ -60,6 +60,7 @@ def test_daily_run_for_d_generates_and_ingests_the_day_before(parsed, stack):
         "txlake ingest",
         "txlake quality --layer silver --as-of 2026-03-09",
         "txlake reconcile",
+        "txlake features --day 2026-03-08",
     ]
     # The defaults come from the settings the stack passed to Airflow.
     assert dag["params"] == {"transactions": stack.daily_transactions,

@@ -7,15 +7,16 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 
 from txlake.features import as_of_range, run
+from txlake.features.aggregate import midnight
 
-from .conftest import features_sql, gold_rows
+from .conftest import features_sql, gold_rows, insert_transactions
 
 pytestmark = pytest.mark.stack
 
@@ -107,6 +108,48 @@ def test_running_a_week_again_leaves_the_table_identical(weeks, computed, stack,
     assert not any(weeks.first.isoformat() in str(h["operationParameters"]) for h in newer)
 
 
+def test_a_day_the_daily_run_aggregated_is_only_combined_by_the_weekly_run(weeks, computed, stack,
+                                                                          spark, pg, ingest_now):
+    """The daily DAG's last task (`txlake features --day`) moves a day's
+    aggregation out of the weekly run; the week stays equal to SQL."""
+    third = weeks.second + timedelta(days=7)
+    day = weeks.second + timedelta(days=2)
+    insert_transactions(pg, [(f"fx{weeks.tag}-day-t{i}", weeks.users[i], Decimal("20.50") + i,
+                              "Acme Foods", "online", midnight(day) + timedelta(hours=i))
+                             for i in range(3)])
+    ingest_now()
+
+    daily = run(spark, stack, [], days=[day])
+    weekly = run(spark, stack, [third])
+
+    assert day.isoformat() in daily.partial_days
+    assert day.isoformat() not in weekly.partial_days
+    expected = pg.execute(*features_sql(third, weeks.tag)).fetchall()
+    got = gold_rows(spark, stack, third, weeks.tag)
+    assert [(r["user_id"], r["num_transactions_l1w"], _cents(r["total_amount_l1w"])) for r in got] \
+        == [(e[0], e[1], e[2]) for e in expected]
+    assert len(got) == 3
+
+
+def test_a_late_change_the_daily_run_takes_up_still_reaches_its_week(weeks, computed, stack, spark,
+                                                                     pg, ingest_now):
+    """The daily run consumes silver's changes; the weeks they touch must be
+    recomputed then, not left for a weekly run that no longer sees them."""
+    run(spark, stack, [weeks.first])  # settle anything other tests made stale
+    user = weeks.users[0]
+    insert_transactions(pg, [(f"fx{weeks.tag}-late-insert", user, Decimal("7.77"), "Late Shop",
+                              "online", midnight(weeks.first) - timedelta(days=1))])
+    ingest_now()
+
+    daily = run(spark, stack, [], days=[weeks.second + timedelta(days=3)])
+
+    assert {w.as_of: w.reason for w in daily.weeks}.get(weeks.first.isoformat()) == "stale"
+    expected = {e[0]: e for e in pg.execute(*features_sql(weeks.first, weeks.tag)).fetchall()}
+    got = {r["user_id"]: r for r in gold_rows(spark, stack, weeks.first, weeks.tag)}
+    assert got[user]["num_transactions_l1w"] == expected[user][1]
+    assert _cents(got[user]["total_amount_l1w"]) == expected[user][2]
+
+
 def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():
     assert as_of_range(date(2026, 11, 2), date(2026, 11, 23)) == [
         date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)]
@@ -114,7 +157,7 @@ def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():
 
 
 @pytest.mark.parametrize("args, message", [
-    ((), "give --as-of YYYY-MM-DD, --from/--to, or --stale"),
+    ((), "give --as-of YYYY-MM-DD, --from/--to, --day YYYY-MM-DD or --stale"),
     (("--from", "2026-11-02"), "--from and --to go together"),
     (("--from", "2026-11-09", "--to", "2026-11-02"), "is before --from"),
     (("--as-of", "2026-11-2"), "--as-of expects a date as YYYY-MM-DD (got '2026-11-2')"),

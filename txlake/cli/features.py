@@ -33,9 +33,13 @@ def _day(ctx, param, value: str | None) -> date | None:
               help="Backfill: the last as-of date, included if it falls on the 7-day step.")
 @click.option("--stale", is_flag=True,
               help="Only recompute weeks that late changes in silver made stale.")
+@click.option("--day", "day", callback=_day, metavar="YYYY-MM-DD",
+              help="Aggregate this UTC day into the daily partials now, so the week that "
+                   "needs it only combines (the daily DAG's last task); stale weeks are "
+                   "recomputed as with --stale.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 def features(as_of: date | None, first: date | None, last: date | None, stale: bool,
-             as_json: bool) -> None:
+             day: date | None, as_json: bool) -> None:
     """Compute weekly per-user features (gold table `features`) from silver.
 
     \b
@@ -48,6 +52,7 @@ def features(as_of: date | None, first: date | None, last: date | None, stale: b
                                                      as-of dates 11-02, 11-09, 11-16, 11-23
                                                      (every 7 days from --from, up to --to)
       txlake features --stale                        only weeks that late changes touched
+      txlake features --day 2026-11-22               aggregate one day ahead, plus --stale
     \b
     Late changes: every run first reads silver's change data feed since the
     previous run; each week already in gold that contains a changed
@@ -64,18 +69,19 @@ def features(as_of: date | None, first: date | None, last: date | None, stale: b
         raise TxlakeError("--from and --to go together")
     if as_of is not None and first is not None:
         raise TxlakeError("give either --as-of or --from/--to, not both")
-    if as_of is None and first is None and not stale:
-        raise TxlakeError("give --as-of YYYY-MM-DD, --from/--to, or --stale")
+    if as_of is None and first is None and not stale and day is None:
+        raise TxlakeError("give --as-of YYYY-MM-DD, --from/--to, --day YYYY-MM-DD or --stale")
     dates = [as_of] if as_of else as_of_range(first, last) if first else []
     settings = get_settings()
-    result = run(session(settings, "txlake-features"), settings, dates).as_dict()
+    result = run(session(settings, "txlake-features"), settings, dates,
+                 days=[day] if day else []).as_dict()
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     for week in result["weeks"]:
         click.echo(f"week as of {week['as_of']}: {week['users']:>9,} users  "
                    f"{'written' if week['changed'] else 'unchanged'} ({week['reason']})")
-    if not result["weeks"]:
+    if not result["weeks"] and not day:
         click.echo("no week to compute (nothing stale)")
     click.echo(f"silver v{result['silver_version']}, {len(result['partial_days'])} day(s) aggregated, "
                f"{len(result['stale_days'])} stale day(s), {result['seconds']:.1f}s")

@@ -12,6 +12,11 @@ UTC day). A run
    `transaction_time` skip the rest),
 4. combines the partials into each week and replaces exactly that week's
    rows in gold (one partition), unless they are identical already.
+
+The daily DAG aggregates each ingested day ahead (`txlake features --day`):
+the weekly run then finds its seven partials and only combines them. Such a
+run recomputes the stale weeks as well, so a late change it takes up still
+reaches gold.
 """
 
 from __future__ import annotations
@@ -69,9 +74,11 @@ def compute_week(spark: SparkSession, settings: Settings, as_of: date,
 
 
 def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
-        paths: FeaturePaths | None = None) -> FeaturesRun:
+        paths: FeaturePaths | None = None, days: list[date] = ()) -> FeaturesRun:
     """Compute the weeks as of `as_of_dates` and recompute every stale week.
-    An empty list recomputes only the stale weeks (`txlake features --stale`)."""
+    An empty list recomputes only the stale weeks (`txlake features --stale`).
+    `days` are aggregated into daily partials ahead of the weeks that will need
+    them (again if stale), as the daily DAG does for the day it ingested."""
     paths = paths or FeaturePaths.lake(settings)
     started = time.monotonic()
     default = paths == FeaturePaths.lake(settings)
@@ -86,7 +93,7 @@ def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
         weeks = {d: "requested" for d in as_of_dates}
         for week in _weeks_containing(spark, paths.features, stale_days):
             weeks.setdefault(week, "stale")
-        needed = {day for week in weeks for day in aggregate.week_days(week)}
+        needed = {day for week in weeks for day in aggregate.week_days(week)} | set(days)
         known = done.days - stale_days
         missing = sorted(needed - known)
         if missing:
