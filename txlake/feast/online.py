@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -159,24 +160,23 @@ class LakeOnlineStore(OnlineStore):
 CHUNK_ROWS = 100_000
 
 
+@dataclass
 class _Chunk:
     """One batch of entities, encoded once, in the row shape each store writes."""
 
-    def __init__(self, ids: list[str], event_ts: pa.Array, created_ts: pa.Array | None,
-                 names: list[str], columns: list[tuple[pa.Array, Any]]) -> None:
-        self.ids, self.event_ts, self.created_ts = ids, event_ts, created_ts
-        self.names, self.columns = names, columns
-        self.join_key = ""
+    join_key: str
+    ids: list[str]
+    event_ts: pa.Array
+    created_ts: pa.Array | None
+    names: list[str]
+    columns: list[tuple[pa.Array, Any]]  # (values, Feast dtype) per feature, in `names` order
 
     @classmethod
     def of(cls, batch: pa.RecordBatch, join_key: str, timestamp_field: str,
            created_field: str | None, features: list) -> _Chunk:
-        chunk = cls(batch.column(join_key).to_pylist(), batch.column(timestamp_field),
-                    batch.column(created_field) if created_field else None,
-                    [f.name for f in features],
-                    [(batch.column(f.name), f.dtype) for f in features])
-        chunk.join_key = join_key
-        return chunk
+        return cls(join_key, batch.column(join_key).to_pylist(), batch.column(timestamp_field),
+                   batch.column(created_field) if created_field else None,
+                   [f.name for f in features], [(batch.column(f.name), f.dtype) for f in features])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -390,12 +390,10 @@ def _postgres_upsert(cfg: PostgreSQLOnlineStoreConfig, table_name: str, chunks: 
     """COPY straight into an empty table; otherwise COPY into a temporary table
     and upsert from it, keeping newer event times and skipping identical rows
     (materializing the same window twice writes nothing)."""
-    import psycopg
     from psycopg import sql
 
     target = sql.Identifier(table_name)
-    with psycopg.connect(host=cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.user,
-                         password=cfg.password, sslmode=cfg.sslmode) as conn:
+    with _pg_connect(cfg) as conn, conn.transaction():
         conn.execute("SET TIME ZONE 'UTC'")  # naive UTC event times stay UTC in timestamptz
         # One writer per table at a time, so the table stays empty between the check and the COPY.
         conn.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(target))
