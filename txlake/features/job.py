@@ -185,14 +185,32 @@ def _fingerprints(new: DataFrame, old: DataFrame) -> dict[str, tuple[int, int]]:
 def _replace_week(spark: SparkSession, week: DataFrame, path: str, as_of: date) -> tuple[int, bool]:
     """Write the week's rows in place of what gold holds for it; skip the commit
     when gold already holds exactly these values (a re-run changes nothing)."""
+    old = spark.read.format("delta").load(path).where(F.col("as_of_date") == as_of)
+    # A week gold has never held (the usual weekly run) has nothing to compare
+    # with: the rows are computed once, straight into the write. Listing the
+    # partition's files is a lookup in the Delta log, not a scan.
+    if not old.inputFiles():
+        _overwrite_week(week, path, as_of)
+        return _rows_written(spark, path), True
     week = week.cache()
     try:
-        prints = _fingerprints(week, spark.read.format("delta").load(path)
-                               .where(F.col("as_of_date") == as_of))
+        prints = _fingerprints(week, old)
         if prints["new"] == prints["old"]:
             return prints["new"][0], False
-        (week.write.format("delta").mode("overwrite")
-         .option("replaceWhere", f"as_of_date = '{as_of.isoformat()}'").save(path))
+        _overwrite_week(week, path, as_of)
         return prints["new"][0], True
     finally:
         week.unpersist()
+
+
+def _overwrite_week(week: DataFrame, path: str, as_of: date) -> None:
+    (week.write.format("delta").mode("overwrite")
+     .option("replaceWhere", f"as_of_date = '{as_of.isoformat()}'").save(path))
+
+
+def _rows_written(spark: SparkSession, path: str) -> int:
+    """Rows the table's newest commit wrote (from the commit's own metrics)."""
+    from delta.tables import DeltaTable
+
+    [commit] = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").collect()
+    return int(commit["operationMetrics"]["numOutputRows"])
