@@ -20,13 +20,13 @@ def _records(spark, *values):
               "value binary")
 
 
-def _event(op="c", amount="12.30", **after):
+def _event(op="c", amount="12.30", lsn=42, **after):
     row = {"transaction_id": "t1", "user_id": "u1", "amount": amount, "vendor": "V",
            "source": "online", "transaction_time": "2026-11-20T23:59:59.999999Z",
            "updated_at": None, **after}
     image = None if op == "d" else row
     return {"op": op, "before": row if op in ("u", "d") else None, "after": image,
-            "source": {"lsn": 42, "txId": 7, "ts_ms": 1, "table": "transactions"}}
+            "source": {"lsn": lsn, "txId": 7, "ts_ms": 1, "table": "transactions"}}
 
 
 def test_a_good_event_decodes_to_exact_decimal_and_utc_timestamp(spark):
@@ -59,13 +59,15 @@ def test_bad_input_gets_a_reason_instead_of_silently_becoming_null(spark, value,
     assert decoded.error is not None and reason in decoded.error
 
 
-def test_one_pass_summarizes_counts_key_range_and_unknown_columns(spark):
+def test_one_pass_summarizes_counts_key_and_lsn_ranges_and_unknown_columns(spark):
     decoded = events.decode(events.parse(_records(
-        spark, _event(loyalty="gold"), _event(op="d", transaction_id="t9"), b"garbage")),
+        spark, _event(loyalty="gold", lsn=50), _event(op="d", transaction_id="t9", lsn=60),
+        _event(transaction_id="t5", lsn=70), b"garbage")),
         TRANSACTIONS)
 
     summary = events.summarize(decoded, TRANSACTIONS)
 
-    assert (summary.good, summary.bad, summary.deletes) == (2, 1, 1)
+    assert (summary.good, summary.bad, summary.deletes) == (3, 1, 1)
     assert (summary.low_key, summary.high_key) == ("t1", "t9")
+    assert (summary.low_lsn, summary.high_delete_lsn) == (50, 60)
     assert summary.unknown_columns == ["loyalty"] and summary.missing_columns == []

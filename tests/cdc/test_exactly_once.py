@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from txlake.cdc.apply import BatchApplier, last_committed_batch
+from txlake.cdc.apply import BatchApplier, Mark, last_committed_batch
 from txlake.cdc.tables import CAPTURED
 from txlake.lake import tables as lake
 
@@ -28,8 +28,10 @@ def test_an_append_replayed_with_its_batch_id_writes_nothing(stack, spark, scrat
     applier = _applier(stack, spark, "run-a")
     rows = spark.range(3).withColumnRenamed("id", "n")
     applier._append(rows, scratch_table, batch_id=7)
-    applier._append(rows, scratch_table, batch_id=7)  # the replay after a crash
-    applier._append(rows, scratch_table, batch_id=6)  # an older batch: already behind us
+    applier._append(rows, scratch_table, batch_id=7)  # the same batch again in this run
+    restarted = _applier(stack, spark, "run-a")  # after a crash: knows only the table's history
+    restarted._append(rows, scratch_table, batch_id=7)
+    restarted._append(rows, scratch_table, batch_id=6)  # an older batch: already behind us
     path = scratch_table.path(stack)
     assert spark.read.format("delta").load(path).count() == 3
     assert last_committed_batch(spark, path, applier._app_id(scratch_table.name)) == 7
@@ -56,3 +58,10 @@ def test_the_mark_is_found_behind_many_later_commits(stack, spark, scratch_table
     for _ in range(22):  # more than the recent window: other writers' commits
         rows.write.format("delta").mode("append").save(path)
     assert last_committed_batch(spark, path, applier._app_id(scratch_table.name)) == 1
+
+
+def test_a_bronze_mark_carries_the_highest_delete_lsn_and_old_marks_still_read():
+    assert Mark(12, 345).text("app") == "app:batch=12:deletes-upto=345"
+    assert Mark.parse("app:batch=12:deletes-upto=345", "app") == Mark(12, 345)
+    assert Mark.parse("app:batch=12", "app") == Mark(12, None)  # written by an older txlake
+    assert Mark.parse("other:batch=12", "app") is None

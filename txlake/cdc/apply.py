@@ -9,6 +9,13 @@ Exactly-once effect, whatever crashes and restarts happen:
   and none older than the key's last delete (which bronze remembers), so a
   duplicate or late copy of an older event (at-least-once delivery) can
   neither overwrite nor resurrect.
+
+Ingest holds the lake lock for its whole run, so nobody else commits to these
+tables meanwhile: each table's marks are read from its history once, then
+followed in memory. Bronze's mark also carries the highest LSN of a delete it
+holds; a batch whose changes are all newer than that cannot hold a change that
+a delete overtook, and skips the lookup of deletes in bronze (the common case,
+and a second of a streaming micro-batch).
 """
 
 from __future__ import annotations
@@ -50,6 +57,10 @@ class BatchApplier:
         # The source tables as the lake knows them (grows when a column is added).
         self.tables = tables
         self.stats = BatchStats()
+        # App id -> its newest marked commit (None: none), read once per table.
+        self._marks: dict[str, Mark | None] = {}
+        # Source table -> highest LSN of a delete its bronze table holds.
+        self._deletes_upto: dict[str, int] = {}
         # The error that stopped the query, with its own clear message
         # (Spark would wrap it in a long Java stack trace).
         self.failure: TxlakeError | None = None
@@ -98,9 +109,13 @@ class BatchApplier:
                 decoded = events.decode(changes, source).persist(StorageLevel.MEMORY_AND_DISK)
             if summary.good:
                 good = decoded.where(F.col("error").isNull())
-                self._append(_bronze(good), lake.changelog(source), batch_id)
+                prior = self._known_deletes_upto(source)
+                upto = max(prior, summary.high_delete_lsn or NO_LSN)
+                self._append(_bronze(good), lake.changelog(source), batch_id, deletes_upto=upto)
+                self._deletes_upto[source.name] = upto
                 clock.lap("bronze")
-                self._merge_silver(source, good, summary, batch_id, clock)
+                self._merge_silver(source, good, summary, batch_id, clock,
+                                   check_deletes=summary.low_lsn <= prior)
                 self.stats.changes[name] += summary.good
             if summary.bad:
                 self._write_dead_letters(decoded.where(F.col("error").isNotNull()), batch_id,
@@ -124,18 +139,39 @@ class BatchApplier:
         self.tables[source.name] = source
         return source
 
+    def _mark(self, app: str, path: str) -> Mark | None:
+        if app not in self._marks:
+            self._marks[app] = last_mark(self.spark, path, app)
+        return self._marks[app]
+
     def _append(self, frame: DataFrame, table: lake.LakeTable, batch_id: int,
-                app_table: str | None = None) -> None:
+                app_table: str | None = None, deletes_upto: int | None = None) -> None:
         """Append once per batch: a batch replayed after a crash finds its own
-        commit in the table's recent history and skips the write."""
+        commit in the table's history and skips the write."""
         app = self._app_id(app_table or table.name)
         path = table.path(self.settings)
-        last = last_committed_batch(self.spark, path, app)
-        if last is not None and last >= batch_id:
+        mark = self._mark(app, path)
+        if mark is not None and mark.batch >= batch_id:
             return
+        mark = Mark(batch_id, deletes_upto)
         (frame.write.format("delta").mode("append")
-         .option("userMetadata", f"{app}{BATCH_MARK}{batch_id}")
+         .option("userMetadata", mark.text(app))
          .save(path))
+        self._marks[app] = mark
+
+    def _known_deletes_upto(self, source: SourceTable) -> int:
+        """The highest LSN of a delete bronze holds for `source` (NO_LSN: none)."""
+        if source.name not in self._deletes_upto:
+            table = lake.changelog(source)
+            path = table.path(self.settings)
+            mark = self._mark(self._app_id(table.name), path)
+            if mark is not None and mark.deletes_upto is not None:
+                self._deletes_upto[source.name] = mark.deletes_upto
+            else:  # bronze written by an older txlake: ask the table, once
+                [[upto]] = (self.spark.read.format("delta").load(path)
+                            .where(F.col("op") == "d").agg(F.max("lsn")).collect())
+                self._deletes_upto[source.name] = NO_LSN if upto is None else upto
+        return self._deletes_upto[source.name]
 
     def _merge(self, table: lake.LakeTable, batch_id: int, build) -> None:
         """Run a MERGE as an idempotent write of this batch (skipped on replay)."""
@@ -151,7 +187,7 @@ class BatchApplier:
             conf.unset("spark.databricks.delta.write.txnVersion")
 
     def _merge_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
-                      batch_id: int, clock: _Clock) -> None:
+                      batch_id: int, clock: _Clock, check_deletes: bool = True) -> None:
         # Newest change per key within the batch: LSN order is commit order for
         # one row; the offset breaks ties between a duplicate and its original.
         newest = Window.partitionBy("key").orderBy(F.col("lsn").desc(), F.col("offset").desc())
@@ -168,14 +204,16 @@ class BatchApplier:
         # bring it back. Bronze already holds this batch's own events (it is
         # written first), hence `>=`: a delete never drops itself, and no
         # other change of a row shares the LSN of its delete.
-        known_deletes = (self.spark.read.format("delta")
-                         .load(lake.changelog(source).path(self.settings))
-                         .where(in_range(F.col("key")) & (F.col("op") == "d"))
-                         .groupBy("key").agg(F.max("lsn").alias("_deleted_lsn")))
-        changes = (changes.join(known_deletes, "key", "left")
-                   .where(F.col("_deleted_lsn").isNull() | (F.col("lsn") >= F.col("_deleted_lsn")))
-                   .drop("_deleted_lsn")
-                   .persist(StorageLevel.MEMORY_AND_DISK))
+        if check_deletes:
+            known_deletes = (self.spark.read.format("delta")
+                             .load(lake.changelog(source).path(self.settings))
+                             .where(in_range(F.col("key")) & (F.col("op") == "d"))
+                             .groupBy("key").agg(F.max("lsn").alias("_deleted_lsn")))
+            changes = (changes.join(known_deletes, "key", "left")
+                       .where(F.col("_deleted_lsn").isNull()
+                              | (F.col("lsn") >= F.col("_deleted_lsn")))
+                       .drop("_deleted_lsn"))
+        changes = changes.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             values = {c: f"s.`{c}`" for c in source.column_names}
             values.update({"_lsn": "s.lsn", "_ingested_at": "current_timestamp()"})
@@ -207,11 +245,34 @@ class BatchApplier:
 # reconstruction of the table's whole state (~1 s a write here), reading the
 # newest commits of the log costs a few small reads.
 BATCH_MARK = ":batch="
+DELETES_MARK = ":deletes-upto="
 RECENT_COMMITS = 20
+NO_LSN = -1  # below every LSN
 
 
-def last_committed_batch(spark: SparkSession, path: str, app: str) -> int | None:
-    """The newest batch `app` committed to the Delta table at `path`, if any.
+@dataclass
+class Mark:
+    """What a writer's marked commit says: `<app>:batch=<n>[:deletes-upto=<lsn>]`."""
+
+    batch: int
+    # Bronze only: the highest LSN of a delete the table holds after this commit.
+    deletes_upto: int | None = None
+
+    def text(self, app: str) -> str:
+        upto = "" if self.deletes_upto is None else f"{DELETES_MARK}{self.deletes_upto}"
+        return f"{app}{BATCH_MARK}{self.batch}{upto}"
+
+    @classmethod
+    def parse(cls, text: str, app: str) -> Mark | None:
+        """The mark if `text` is one of `app`'s, else None."""
+        if not text.startswith(app + BATCH_MARK):
+            return None
+        batch, _, upto = text[len(app) + len(BATCH_MARK):].partition(DELETES_MARK)
+        return cls(int(batch), int(upto) if upto else None)
+
+
+def last_mark(spark: SparkSession, path: str, app: str) -> Mark | None:
+    """The mark of the newest batch `app` committed to the Delta table at `path`.
 
     Only ingest (one writer at a time, under the lake lock) and `txlake
     maintain` commit to these tables, so the newest marked commit is nearly
@@ -222,13 +283,19 @@ def last_committed_batch(spark: SparkSession, path: str, app: str) -> int | None
     table = DeltaTable.forPath(spark, path)
     for limit in (RECENT_COMMITS, None):
         history = table.history(limit) if limit else table.history()
-        marks = [row["userMetadata"] or "" for row in history.select("userMetadata").collect()]
-        for mark in marks:  # newest first
-            if mark.startswith(app + BATCH_MARK):
-                return int(mark[len(app) + len(BATCH_MARK):])
-        if limit and len(marks) < limit:
+        texts = [row["userMetadata"] or "" for row in history.select("userMetadata").collect()]
+        for text in texts:  # newest first
+            mark = Mark.parse(text, app)
+            if mark is not None:
+                return mark
+        if limit and len(texts) < limit:
             return None  # that was the whole history
     return None
+
+
+def last_committed_batch(spark: SparkSession, path: str, app: str) -> int | None:
+    mark = last_mark(spark, path, app)
+    return None if mark is None else mark.batch
 
 
 class _Clock:

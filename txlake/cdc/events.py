@@ -119,6 +119,8 @@ class Summary:
     deletes: int
     low_key: str | None
     high_key: str | None
+    low_lsn: int | None  # of the good events
+    high_delete_lsn: int | None  # of the good deletes
     unknown_columns: list[str]
     missing_columns: list[str]
 
@@ -137,10 +139,13 @@ def summarize(decoded: DataFrame, table: SourceTable) -> Summary:
         F.count(F.when(good & (F.col("op") == "d"), 1)).alias("deletes"),
         F.min(F.when(good, F.col("key"))).alias("low"),
         F.max(F.when(good, F.col("key"))).alias("high"),
+        F.min(F.when(good, F.col("lsn"))).alias("low_lsn"),
+        F.max(F.when(good & (F.col("op") == "d"), F.col("lsn"))).alias("high_delete_lsn"),
         F.array_distinct(F.flatten(F.collect_set(
             F.when(with_image, F.array_except(keys, known))))).alias("unknown"),
         F.array_distinct(F.flatten(F.collect_set(
             F.when(with_image, F.array_except(known, keys))))).alias("missing"),
     ).first()
     return Summary(row["good"], row["bad"], row["deletes"], row["low"], row["high"],
+                   row["low_lsn"], row["high_delete_lsn"],
                    sorted(row["unknown"] or []), sorted(row["missing"] or []))
