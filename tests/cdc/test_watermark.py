@@ -22,3 +22,26 @@ def test_the_wait_returns_once_connect_has_committed_the_watermarks_lsn(stack):
     assert mark.id.startswith("wm-") and mark.lsn > 0
     assert watermark._committed_lsn(stack) >= mark.lsn
     watermark.check_slot(stack)  # the stack's own slot is healthy
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_wait_gives_up_only_after_a_whole_stall_period_without_progress():
+    clock, offsets = _Clock(), [100]
+    deadline = watermark.Deadline(300, lambda: offsets[0], clock)
+
+    clock.now = 299
+    assert not deadline.expired()
+    offsets[0] = 5_000  # a big backlog still flowing into Kafka
+    clock.now = 301
+    assert not deadline.expired()  # progress: another 300 s from here
+    clock.now = 600
+    assert not deadline.expired()
+    clock.now = 602  # nothing moved since 301
+    assert deadline.expired()

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
 from confluent_kafka import Consumer, TopicPartition
 
+from txlake.cdc.tables import CAPTURED
 from txlake.errors import TxlakeError
 from txlake.settings import Settings
 from txlake.source.schema import connect
@@ -47,8 +49,51 @@ def _consumer_at_end(settings: Settings, topic: str) -> Consumer:
     return consumer
 
 
-def _event_lsn(consumer: Consumer, watermark_id: str, deadline: float) -> int | None:
-    while time.monotonic() < deadline:
+class Deadline:
+    """Gives up only when the pipeline stops moving, not after a fixed time: a
+    backlog of millions of changes takes as long as it takes, a stopped
+    connector is noticed `stall` seconds after it stopped.
+
+    `progress` returns a number that grows while changes flow (the end offsets
+    of the CDC topics); it is asked only when a stall period runs out."""
+
+    def __init__(self, stall: float, progress: Callable[[], int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stall, self.progress, self.clock = stall, progress, clock
+        self.seen = progress()
+        self.until = clock() + stall
+
+    def expired(self) -> bool:
+        if self.clock() < self.until:
+            return False
+        now = self.progress()
+        if now > self.seen:
+            self.seen, self.until = now, self.clock() + self.stall
+            return False
+        return True
+
+
+class _TopicEnds:
+    """The summed end offsets of the CDC topics: grows with every change Debezium writes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
+                                  "group.id": f"txlake-watermark-{uuid.uuid4()}",
+                                  "enable.auto.commit": False})
+        self.topics = [settings.cdc_topic(t.name) for t in CAPTURED] + [settings.cdc_topic(TABLE)]
+
+    def __call__(self) -> int:
+        metadata = self.consumer.list_topics(timeout=10).topics
+        return sum(self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                   for topic in self.topics if topic in metadata
+                   for p in metadata[topic].partitions)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def _event_lsn(consumer: Consumer, watermark_id: str, deadline: Deadline) -> int | None:
+    while not deadline.expired():
         message = consumer.poll(0.2)
         if message is None or message.error() or not message.value():
             continue
@@ -92,11 +137,13 @@ def check_slot(settings: Settings) -> None:
 
 
 def wait(settings: Settings, timeout: float = 300.0) -> Watermark:
-    """Write a watermark row and wait until its change is safely in Kafka."""
+    """Write a watermark row and wait until its change is safely in Kafka.
+    `timeout`: how long Debezium may write nothing before this gives up."""
     started = time.monotonic()
-    deadline = started + timeout
     watermark_id = f"wm-{uuid.uuid4()}"
     consumer = _consumer_at_end(settings, settings.cdc_topic(TABLE))
+    ends = _TopicEnds(settings)
+    deadline = Deadline(timeout, ends)
     try:
         check_slot(settings)
         with connect(settings) as conn:
@@ -106,10 +153,12 @@ def wait(settings: Settings, timeout: float = 300.0) -> Watermark:
         lsn = _event_lsn(consumer, watermark_id, deadline)
         if lsn is None:
             raise TxlakeError(
-                f"connect: the watermark change did not reach Kafka within {timeout:.0f}s; "
-                "is the Debezium connector running? (txlake stack status)")
+                f"connect: no change reached Kafka for {timeout:.0f}s and the watermark is "
+                "not there yet; is the Debezium connector running? (txlake stack status)")
     finally:
         consumer.close()
+        ends.close()
+    deadline = time.monotonic() + timeout
     while _committed_lsn(settings) < lsn:
         if time.monotonic() > deadline:
             raise TxlakeError(f"connect: source offsets did not reach LSN {lsn} within "
