@@ -73,23 +73,18 @@ class Deadline:
         return True
 
 
-class _TopicEnds:
-    """The summed end offsets of the CDC topics: grows with every change Debezium writes."""
+def _topic_ends(consumer: Consumer, settings: Settings) -> Callable[[], int]:
+    """The summed end offsets of the CDC topics, asked through `consumer`:
+    grows with every change Debezium writes."""
+    topics = [settings.cdc_topic(t.name) for t in CAPTURED] + [settings.cdc_topic(TABLE)]
 
-    def __init__(self, settings: Settings) -> None:
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                                  "group.id": f"txlake-watermark-{uuid.uuid4()}",
-                                  "enable.auto.commit": False})
-        self.topics = [settings.cdc_topic(t.name) for t in CAPTURED] + [settings.cdc_topic(TABLE)]
-
-    def __call__(self) -> int:
-        metadata = self.consumer.list_topics(timeout=10).topics
-        return sum(self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                   for topic in self.topics if topic in metadata
+    def total() -> int:
+        metadata = consumer.list_topics(timeout=10).topics
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                   for topic in topics if topic in metadata
                    for p in metadata[topic].partitions)
 
-    def close(self) -> None:
-        self.consumer.close()
+    return total
 
 
 def _event_lsn(consumer: Consumer, watermark_id: str, deadline: Deadline) -> int | None:
@@ -142,9 +137,8 @@ def wait(settings: Settings, timeout: float = 300.0) -> Watermark:
     started = time.monotonic()
     watermark_id = f"wm-{uuid.uuid4()}"
     consumer = _consumer_at_end(settings, settings.cdc_topic(TABLE))
-    ends = _TopicEnds(settings)
-    deadline = Deadline(timeout, ends)
     try:
+        deadline = Deadline(timeout, _topic_ends(consumer, settings))
         check_slot(settings)
         with connect(settings) as conn:
             conn.execute("INSERT INTO txlake_watermark (id) VALUES (%s)", (watermark_id,))
@@ -157,10 +151,9 @@ def wait(settings: Settings, timeout: float = 300.0) -> Watermark:
                 "not there yet; is the Debezium connector running? (txlake stack status)")
     finally:
         consumer.close()
-        ends.close()
-    deadline = time.monotonic() + timeout
+    committed_by = time.monotonic() + timeout
     while _committed_lsn(settings) < lsn:
-        if time.monotonic() > deadline:
+        if time.monotonic() > committed_by:
             raise TxlakeError(f"connect: source offsets did not reach LSN {lsn} within "
                               f"{timeout:.0f}s; see txlake stack logs connect")
         time.sleep(0.1)
