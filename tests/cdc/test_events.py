@@ -71,3 +71,15 @@ def test_one_pass_summarizes_counts_key_and_lsn_ranges_and_unknown_columns(spark
     assert (summary.low_key, summary.high_key) == ("t1", "t9")
     assert (summary.low_lsn, summary.high_delete_lsn) == (50, 60)
     assert summary.unknown_columns == ["loyalty"] and summary.missing_columns == []
+
+
+def test_column_drift_is_the_union_over_all_images_of_unknown_and_lacking_columns(spark):
+    without_vendor = _event(lsn=51)
+    del without_vendor["after"]["vendor"]
+    decoded = events.decode(events.parse(_records(
+        spark, _event(lsn=50), without_vendor, _event(op="d", lsn=52, tier="gold"),
+        {**_event(lsn=53), "after": "not an object"})), TRANSACTIONS)
+
+    summary = events.summarize(decoded, TRANSACTIONS)
+
+    assert summary.unknown_columns == ["tier"] and summary.missing_columns == ["vendor"]
