@@ -12,9 +12,10 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from pyspark.sql import functions as F
 
-from txlake.features import as_of_range, run
-from txlake.features.aggregate import midnight
+from txlake.features import FeaturePaths, as_of_range, run, state
+from txlake.features.aggregate import midnight, week_days
 
 from .conftest import features_sql, gold_rows, insert_transactions
 
@@ -148,6 +149,35 @@ def test_a_late_change_the_daily_run_takes_up_still_reaches_its_week(weeks, comp
     got = {r["user_id"]: r for r in gold_rows(spark, stack, weeks.first, weeks.tag)}
     assert got[user]["num_transactions_l1w"] == expected[user][1]
     assert _cents(got[user]["total_amount_l1w"]) == expected[user][2]
+
+
+def test_partials_an_older_txlake_wrote_are_replaced_and_the_week_is_still_exact(weeks, computed,
+                                                                               stack, spark, pg):
+    """Partials in the layout before whole-cent sums (decimal `total_amount`),
+    one of them wrong, and a state that claims the week's days are done: the
+    run replaces the table and aggregates every day again from silver."""
+    paths = FeaturePaths.under(stack, f"_test/features-layout-{weeks.tag}",
+                               transactions=stack.lake_path("transactions"))
+    days = week_days(weeks.first)
+    old = spark.createDataFrame(
+        [(days[0], weeks.users[0], 999, 999, Decimal("1.00"), Decimal("1.00"), Decimal("1.00"),
+          ["Nowhere"], ["online"])],
+        "day date, user_id string, num_transactions bigint, num_amounts bigint, "
+        "total_amount decimal(22,2), min_amount decimal(12,2), max_amount decimal(12,2), "
+        "vendors array<string>, sources array<string>")
+    old.write.format("delta").partitionBy("day").save(paths.daily)
+    version = spark.sql(f"DESCRIBE HISTORY delta.`{paths.transactions}` LIMIT 1").first()["version"]
+    state.save(stack, paths.state_key, state.JobState(version, set(days)))
+
+    result = run(spark, stack, [weeks.first], paths=paths)
+
+    assert result.partial_days == [d.isoformat() for d in days]
+    assert "total_cents" in spark.read.format("delta").load(paths.daily).columns
+    expected = pg.execute(*features_sql(weeks.first, weeks.tag)).fetchall()
+    got = (spark.read.format("delta").load(paths.features)
+           .where(F.col("user_id").startswith(f"fx{weeks.tag}-")).orderBy("user_id").collect())
+    assert [(r["user_id"], r["num_transactions_l1w"], _cents(r["total_amount_l1w"])) for r in got] \
+        == [(e[0], e[1], e[2]) for e in expected]
 
 
 def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():

@@ -52,6 +52,13 @@ def in_days(column: str, days: Iterable[date]) -> Column:
     return condition
 
 
+def cents(column: str) -> Column:
+    """A decimal(12,2) amount as whole cents, exactly. The factor is typed
+    decimal(3,0) so the product stays a decimal Spark holds in a long; with
+    ANSI mode (Spark's default) an overflow fails instead of wrapping."""
+    return (F.col(column) * F.lit(100).cast("decimal(3,0)")).cast("bigint")
+
+
 def daily_partials(transactions: DataFrame, days: Iterable[date]) -> DataFrame:
     """One row per (UTC day, user) with transactions on that day, for `days`."""
     days = list(days)
@@ -62,7 +69,7 @@ def daily_partials(transactions: DataFrame, days: Iterable[date]) -> DataFrame:
                  # Like SQL's avg: rows without an amount count as transactions
                  # but not in the average.
                  F.count("amount").alias("num_amounts"),
-                 F.sum("amount").cast("decimal(22,2)").alias("total_amount"),
+                 F.sum(cents("amount")).alias("total_cents"),
                  F.min("amount").alias("min_amount"),
                  F.max("amount").alias("max_amount"),
                  F.collect_set("vendor").alias("vendors"),
@@ -73,22 +80,25 @@ def weekly_features(partials: DataFrame, as_of: date, created_at: datetime) -> D
     """Seven days of partials combined into the gold rows of the week as of `as_of`."""
     start, end = window(as_of)
     days = partials.where((F.col("day") >= F.lit(start)) & (F.col("day") < F.lit(end)))
-    total = F.sum("total_amount")
+    total = F.sum("total_cents")
     week = (days.groupBy("user_id")
             .agg(F.sum("num_transactions").alias("n"), F.sum("num_amounts").alias("n_amounts"),
                  total.alias("total"),
                  F.min("min_amount").alias("lo"), F.max("max_amount").alias("hi"),
                  F.size(F.array_distinct(F.flatten(F.collect_list("vendors")))).alias("vendors"),
                  F.size(F.array_distinct(F.flatten(F.collect_list("sources")))).alias("sources")))
+    # Whole cents (exact, below 2^53) over 100: the double nearest the exact
+    # decimal total, as casting the decimal itself would give.
+    amount = F.col("total").cast("double") / 100
     return week.select(
         "user_id",
         F.lit(as_of).alias("as_of_date"),
         F.col("n").cast("bigint").alias("num_transactions_l1w"),
-        F.col("total").cast("double").alias("total_amount_l1w"),
+        amount.alias("total_amount_l1w"),
         # The exact sum as a double over the exact count: within 1e-15 relative of
         # the true mean (a decimal division would stop at 6-8 decimals), kept
         # within [min, max] where rounding would step out (0.3 / 3 < 0.1).
-        F.least(F.greatest(F.col("total").cast("double") / F.col("n_amounts"), F.col("lo").cast("double")),
+        F.least(F.greatest(amount / F.col("n_amounts"), F.col("lo").cast("double")),
                 F.col("hi").cast("double")).alias("avg_amount_l1w"),
         F.col("lo").cast("double").alias("min_amount_l1w"),
         F.col("hi").cast("double").alias("max_amount_l1w"),

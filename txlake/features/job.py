@@ -84,11 +84,12 @@ def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
     default = paths == FeaturePaths.lake(settings)
     lock_names = [FEATURES.name, DAILY.name] if default else [paths.features, paths.daily]
     with lake_lock(settings, lock_names, "features"):
-        _ensure_tables(spark, settings, paths, publish=default)
+        partials_replaced = _ensure_tables(spark, settings, paths, publish=default)
         version = _current_version(spark, paths.transactions)
         snapshot = (spark.read.format("delta").option("versionAsOf", version)
                     .load(paths.transactions))
-        done = state.load(settings, paths.state_key)
+        # Empty new partials: every day a week needs is computed again.
+        done = state.JobState() if partials_replaced else state.load(settings, paths.state_key)
         stale_days = _stale_days(spark, paths, done, version)
         weeks = {d: "requested" for d in as_of_dates}
         for week in _weeks_containing(spark, paths.features, stale_days):
@@ -116,7 +117,10 @@ def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
     return result
 
 
-def _ensure_tables(spark: SparkSession, settings: Settings, paths: FeaturePaths, publish: bool) -> None:
+def _ensure_tables(spark: SparkSession, settings: Settings, paths: FeaturePaths,
+                   publish: bool) -> bool:
+    """Create what is missing; True when the daily partials were replaced by
+    an empty table of the current layout."""
     from delta.tables import DeltaTable
 
     if not DeltaTable.isDeltaTable(spark, paths.transactions):
@@ -127,6 +131,22 @@ def _ensure_tables(spark: SparkSession, settings: Settings, paths: FeaturePaths,
         if publish:
             lake.publish(settings, FEATURES)
     lake.ensure(spark, settings, DAILY, paths.daily)
+    return _replace_old_partials(spark, paths.daily)
+
+
+def _replace_old_partials(spark: SparkSession, path: str) -> bool:
+    """Partials written by an older txlake (another layout, e.g. decimal sums
+    before whole cents) are replaced, not migrated: they are derived data,
+    computed again from silver for the days a week needs."""
+    found = [(f.name, f.dataType.simpleString()) for f in spark.read.format("delta").load(path).schema]
+    if found == list(DAILY.columns):
+        return False
+    say(f"features: daily partials at {path} have an older layout; replacing them "
+        "(each day is aggregated again from silver when a week needs it)")
+    schema = ", ".join(f"`{name}` {type_}" for name, type_ in DAILY.columns)
+    (spark.createDataFrame([], schema).write.format("delta").mode("overwrite")
+     .option("overwriteSchema", "true").partitionBy(*DAILY.partitioned_by).save(path))
+    return True
 
 
 def _current_version(spark: SparkSession, path: str) -> int:

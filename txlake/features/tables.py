@@ -23,15 +23,17 @@ FEATURES = LakeTable("features", (
     ("created_at", "timestamp"),
 ), properties={"delta.enableDeletionVectors": "false"}, partitioned_by=("as_of_date",))
 
-# One row per user and UTC day: exact (decimal) sums, extremes and the sets of
-# vendors and channels, so seven of them combine into a week exactly (distinct
-# counts cannot be added up, sets can be merged).
+# One row per user and UTC day: exact sums, extremes and the sets of vendors
+# and channels, so seven of them combine into a week exactly (distinct counts
+# cannot be added up, sets can be merged). Sums are whole cents in a long:
+# Spark adds up decimals this wide through BigDecimal objects, which made
+# both the daily aggregation and the weekly combine ~15% slower.
 DAILY = LakeTable("features_daily", (
     ("day", "date"),
     ("user_id", "string"),
     ("num_transactions", "bigint"),
     ("num_amounts", "bigint"),
-    ("total_amount", "decimal(22,2)"),
+    ("total_cents", "bigint"),
     ("min_amount", "decimal(12,2)"),
     ("max_amount", "decimal(12,2)"),
     ("vendors", "array<string>"),
