@@ -10,7 +10,9 @@ up`); it adds its own days of transactions to the source and ingests them.
   start of `ingest` (which first waits for Debezium to have them all in
   Kafka) until silver equals the source.
 - batch cost: with silver grown to each of `--sizes` rows, the time of one
-  `ingest` of a fixed 10,000-change batch (7k inserts, 2k updates, 1k deletes).
+  `ingest` of a fixed 10,000-change batch (7k inserts, 2k updates, 1k deletes)
+  in the process that grew it. The batch's corrections aim at the 7 days
+  before it, which hold 10,000 rows each at every size.
 - stream freshness: with `txlake stream` running, single-row commits at
   `--rate` per second for `--stream-seconds`; each row's latency is the
   commit time of the silver version that first holds it (the change data
@@ -38,6 +40,9 @@ from txlake.lake import catalog
 from txlake.lake.spark import session
 from txlake.settings import get_settings
 from txlake.source.schema import connect
+
+# Rows of each of the 7 days before the fixed batch (see main).
+RECENT_DAY_ROWS = 10_000
 
 
 def generate(day: date, inserts: int, seed: int, updates: float = 0.2 / 0.7,
@@ -155,11 +160,18 @@ def main() -> int:
         rows.append(("reconcile after catch-up", "clean" if report["clean"] else "DIFFERENT"))
 
     for size in [int(s) for s in args.sizes.split(",") if s] if args.only in (None, "sizes") else []:
-        while source_rows(settings) < size:
+        # Bulk days first, then a week of RECENT_DAY_ROWS a day: the batch's
+        # corrections hit rows of the 7 days before it, so every size sees the
+        # same neighbourhood and only the table's size differs.
+        while source_rows(settings) < size - 7 * RECENT_DAY_ROWS:
             day = free_day(settings, day)
-            missing = size - source_rows(settings)
+            missing = size - 7 * RECENT_DAY_ROWS - source_rows(settings)
             generate(day, min(missing, 1_000_000), seed=day.toordinal(), updates=0, deletes=0)
             ingest.run(settings)
+        for _ in range(7):
+            day = free_day(settings, day)
+            generate(day, RECENT_DAY_ROWS, seed=day.toordinal(), updates=0, deletes=0)
+        ingest.run(settings)
         day = free_day(settings, day)
         generate(day, 7_000, seed=day.toordinal(), updates=2 / 7, deletes=1 / 7)
         batch = ingest.run(settings)
