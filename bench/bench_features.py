@@ -1,13 +1,17 @@
-"""Weekly features over 10M transactions / 100k users: Spark (txlake's job, warm
-session, daily partials) against DuckDB over the same Delta files.
+"""Weekly features over 10M transactions / 100k users: Spark (txlake's job in
+one warm session, as on the stack's features driver, with daily partials)
+against DuckDB over the same Delta files.
 
 The benchmark writes its own silver-shaped Delta table (14 days, 10M rows)
 under s3://<bucket>/_bench/features/ once (kept for later runs), then times:
 - DuckDB: the week's aggregation over the Delta table (delta-rs lists the
   current files, DuckDB scans them with the window pushed down);
-- txlake's daily DAG task (`txlake features --day`): each of the week's 7
-  days aggregated per user as the day is ingested;
-- txlake's weekly run after those daily runs: 7 partials combined, written;
+- the first of the two weeks as the features driver lives it: its 7 daily
+  DAG runs (`txlake features --day`), then its weekly run, the first combine
+  this JVM compiles;
+- the second week the same way: the weekly run now finds last week's combine
+  compiled, as every weekly run after the driver's first does (the figure
+  the target is about);
 - the same week again: nothing stale, the combined week compared with gold,
   no write;
 - the next day's week (as of D+1d): 6 partials reused, 1 computed;
@@ -105,10 +109,17 @@ def main() -> None:
     cold = FeaturePaths.under(settings, f"_bench/features/run-{uuid.uuid4().hex[:8]}", source)
     spark.read.format("delta").load(source).where("user_id = 'x'").count()  # warm the session
     duck = [duckdb_week(settings, source) for _ in range(3)]
-    daily = [timed(f"txlake daily run for {day}", lambda day=day: run(spark, settings, [], paths,
-                                                                          days=[day]))[0]
-             for day in week_days(AS_OF)]
-    weekly, summary = timed("txlake weekly run", lambda: compute_week(spark, settings, AS_OF, paths))
+
+    def week_as_the_driver_lives_it(as_of: date) -> tuple[list[float], float, dict]:
+        daily = [timed(f"txlake daily run for {day}", lambda day=day: run(
+            spark, settings, [], paths, days=[day]))[0] for day in week_days(as_of)]
+        weekly, summary = timed(f"txlake weekly run as of {as_of}",
+                                lambda: compute_week(spark, settings, as_of, paths))
+        return daily, weekly, summary
+
+    first_daily, first, _ = week_as_the_driver_lives_it(AS_OF - timedelta(days=7))
+    daily, weekly, summary = week_as_the_driver_lives_it(AS_OF)
+    daily += first_daily
     again, _ = timed("txlake same week again", lambda: compute_week(spark, settings, AS_OF, paths))
     nxt, _ = timed("txlake next day's week",
                    lambda: compute_week(spark, settings, AS_OF + timedelta(days=1), paths))
@@ -127,9 +138,10 @@ def main() -> None:
         ("users in the week", f"{users:,}"),
         ("DuckDB (delta-rs files), best of 3", f"{best_duck:.2f} s (all: "
          + ", ".join(f"{s:.2f}" for s, _ in duck) + ")"),
-        ("txlake daily run, one day aggregated (mean, max of 7)",
+        ("txlake daily run, one day aggregated (mean, max of 14)",
          f"{sum(daily) / len(daily):.2f} s, {max(daily):.2f} s"),
-        ("txlake weekly run after the daily runs (7 partials combined)", vs(weekly)),
+        ("txlake weekly run, the driver's first (7 partials combined)", vs(first)),
+        ("txlake weekly run, a week later (7 partials combined)", vs(weekly)),
         ("txlake same week again (no change)", vs(again)),
         ("txlake next day's week (1 new partial)", vs(nxt)),
         ("txlake weekly run without daily runs (7 partials from raw rows)", vs(raw)),

@@ -17,6 +17,8 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from txlake.errors import TxlakeError
@@ -31,6 +33,23 @@ class ArtifactError(TxlakeError):
 
 def say(message: str) -> None:
     print(f"[txlake] {message}", file=sys.stderr, flush=True)
+    for listener in _LISTENERS:
+        listener(message)
+
+
+# Who else hears progress lines: the features driver relays a job's lines to
+# the command that asked for it.
+_LISTENERS: list[Callable[[str], None]] = []
+
+
+@contextmanager
+def said_to(listener: Callable[[str], None]) -> Iterator[None]:
+    """Pass every progress line to `listener` too, while the block runs."""
+    _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(listener)
 
 
 def _complete_marker(path: Path) -> Path:

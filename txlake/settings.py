@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     spark_driver_memory: str = "2g"
     spark_shuffle_partitions: int = Field(4, ge=1)
     stream_trigger_seconds: float = Field(1.0, gt=0)
+    # The warm Spark driver (a stack service) that `txlake features` hands its
+    # runs to; empty: every run starts a Spark of its own.
+    features_driver_url: str = "http://127.0.0.1:8092"
+    features_driver_port: int = Field(8092, ge=1, le=65535)
     lake_lock_timeout_seconds: float = Field(600.0, ge=0)
 
     # Data-quality gates (`txlake quality`): the upper bound of a plausible
@@ -180,6 +184,11 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a URL with a scheme, like http://127.0.0.1:9000 (got {value!r})")
         return value.rstrip("/")
 
+    @field_validator("features_driver_url")
+    @classmethod
+    def _url_or_empty(cls, value: str) -> str:
+        return cls._url_with_scheme(value) if value.strip() else ""
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _host_ports(cls, value: str) -> str:
@@ -212,8 +221,12 @@ class Settings(BaseSettings):
             ("KAFKA_CONNECT_URL", self.kafka_connect_url, "KAFKA_CONNECT_PORT", self.kafka_connect_port),
             ("S3_ENDPOINT", self.s3_endpoint, "S3_PORT", self.s3_port),
             ("AIRFLOW_URL", self.airflow_url, "AIRFLOW_PORT", self.airflow_port),
+            ("FEATURES_DRIVER_URL", self.features_driver_url, "FEATURES_DRIVER_PORT",
+             self.features_driver_port),
         ]
         for url_name, url, port_name, port in pairs:
+            if not url:
+                continue
             parts = urlsplit(url if "://" in url else f"//{url}")
             if parts.hostname in _LOCAL_HOSTS and parts.port != port:
                 raise ValueError(f"{url_name} uses port {parts.port} but {port_name} is {port}; "

@@ -4,9 +4,6 @@ late changes reach gold, re-runs change nothing."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -17,14 +14,9 @@ from pyspark.sql import functions as F
 from txlake.features import FeaturePaths, as_of_range, run, state
 from txlake.features.aggregate import midnight, week_days
 
-from .conftest import features_sql, gold_rows, insert_transactions
+from .conftest import features_sql, gold_rows, insert_transactions, txlake_cli
 
 pytestmark = pytest.mark.stack
-
-
-def _txlake(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True, text=True,
-                          timeout=1200, env=dict(os.environ))
 
 
 def _cents(value: float) -> Decimal:
@@ -98,7 +90,7 @@ def test_running_a_week_again_leaves_the_table_identical(weeks, computed, stack,
     rows = gold_rows(spark, stack, weeks.first, weeks.tag)
     version = DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
 
-    cli = _txlake("features", "--as-of", weeks.first.isoformat(), "--json")
+    cli = txlake_cli("features", "--as-of", weeks.first.isoformat(), "--json")
 
     assert cli.returncode == 0, cli.stderr
     summary = json.loads(cli.stdout)
@@ -193,7 +185,7 @@ def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():
     (("--as-of", "2026-11-2"), "--as-of expects a date as YYYY-MM-DD (got '2026-11-2')"),
 ])
 def test_bad_arguments_give_one_line(args, message):
-    out = _txlake("features", *args)
+    out = txlake_cli("features", *args)
 
     assert out.returncode != 0
     [line] = out.stderr.strip().splitlines()

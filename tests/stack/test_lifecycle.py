@@ -31,8 +31,9 @@ def test_status_json_lists_every_service_healthy_with_endpoint_and_log(stack):
 
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert [r["name"] for r in rows] == ["postgres", "minio", "kafka", "connect", "trino", "airflow",
-                                        "airflow-scheduler", "airflow-dag-processor"]
+    assert [r["name"] for r in rows] == ["postgres", "minio", "kafka", "connect", "trino",
+                                        "features-driver", "airflow", "airflow-scheduler",
+                                        "airflow-dag-processor"]
     for row in rows:
         assert row["healthy"] is True
         assert row["endpoint"] and os.path.exists(row["log"])

@@ -11,7 +11,7 @@ from txlake.cli.cdc import ingest, reconcile, stream
 from txlake.cli.config import config
 from txlake.cli.demo import demo
 from txlake.cli.feast import feast
-from txlake.cli.features import features
+from txlake.cli.features import features, features_driver
 from txlake.cli.generate import generate
 from txlake.cli.maintain import maintain
 from txlake.cli.quality import quality
@@ -50,6 +50,7 @@ cli.add_command(ingest)
 cli.add_command(stream)
 cli.add_command(reconcile)
 cli.add_command(features)
+cli.add_command(features_driver)
 cli.add_command(quality)
 cli.add_command(maintain)
 cli.add_command(demo)

@@ -37,9 +37,12 @@ def _day(ctx, param, value: str | None) -> date | None:
               help="Aggregate this UTC day into the daily partials now, so the week that "
                    "needs it only combines (the daily DAG's last task); stale weeks are "
                    "recomputed as with --stale.")
+@click.option("--local", is_flag=True,
+              help="Run in this process's own Spark instead of on the warm features driver "
+                   "(FEATURES_DRIVER_URL; empty means always local).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 def features(as_of: date | None, first: date | None, last: date | None, stale: bool,
-             day: date | None, as_json: bool) -> None:
+             day: date | None, local: bool, as_json: bool) -> None:
     """Compute weekly per-user features (gold table `features`) from silver.
 
     \b
@@ -60,10 +63,14 @@ def features(as_of: date | None, first: date | None, last: date | None, stale: b
     lands after its week was computed reaches gold at the next run.
     Re-running a week replaces its rows (no duplicates); identical results
     write nothing. Holds the lake lock of `features` while it writes.
+    \b
+    Where it runs: on the stack's warm features driver (`txlake
+    features-driver`, at FEATURES_DRIVER_URL), whose Spark stays started
+    between runs; its progress lines show here. --local (or an empty
+    FEATURES_DRIVER_URL) starts a Spark in this process instead.
     """
     from txlake.errors import TxlakeError
-    from txlake.features import as_of_range, run
-    from txlake.lake.spark import session
+    from txlake.features import as_of_range
 
     if (first is None) != (last is None):
         raise TxlakeError("--from and --to go together")
@@ -73,8 +80,16 @@ def features(as_of: date | None, first: date | None, last: date | None, stale: b
         raise TxlakeError("give --as-of YYYY-MM-DD, --from/--to, --day YYYY-MM-DD or --stale")
     dates = [as_of] if as_of else as_of_range(first, last) if first else []
     settings = get_settings()
-    result = run(session(settings, "txlake-features"), settings, dates,
-                 days=[day] if day else []).as_dict()
+    days = [day] if day else []
+    if settings.features_driver_url and not local:
+        from txlake.features.driver import run_features
+
+        result = run_features(settings, dates, days)
+    else:
+        from txlake.features import run
+        from txlake.lake.spark import session
+
+        result = run(session(settings, "txlake-features"), settings, dates, days=days).as_dict()
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -85,3 +100,25 @@ def features(as_of: date | None, first: date | None, last: date | None, stale: b
         click.echo("no week to compute (nothing stale)")
     click.echo(f"silver v{result['silver_version']}, {len(result['partial_days'])} day(s) aggregated, "
                f"{len(result['stale_days'])} stale day(s), {result['seconds']:.1f}s")
+
+
+@click.command("features-driver")
+@click.option("--host", default=None, help="Address to listen on (default: FEATURES_DRIVER_URL's host).")
+@click.option("--port", type=int, default=None, help="Port (default: FEATURES_DRIVER_PORT).")
+def features_driver(host: str | None, port: int | None) -> None:
+    """Serve `txlake features` runs from one warm Spark session (the stack starts this).
+
+    \b
+    A run in a process of its own pays the JVM's start and runs the weekly
+    combine in code not yet compiled; this driver keeps one Spark session
+    for as long as it lives. Jobs run one at a time. Stop it with SIGTERM
+    or Ctrl-C: the running job finishes first.
+    \b
+      txlake features-driver                      on FEATURES_DRIVER_URL's host, FEATURES_DRIVER_PORT
+      txlake features-driver --host 0.0.0.0       on every interface (in a container)
+    """
+    from txlake.features.driver import listen_address, serve
+
+    settings = get_settings()
+    default_host, _ = listen_address(settings.features_driver_url or "http://127.0.0.1")
+    serve(settings, host or default_host, port or settings.features_driver_port)

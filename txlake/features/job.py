@@ -86,8 +86,6 @@ def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
     with lake_lock(settings, lock_names, "features"):
         partials_replaced = _ensure_tables(spark, settings, paths, publish=default)
         version = _current_version(spark, paths.transactions)
-        snapshot = (spark.read.format("delta").option("versionAsOf", version)
-                    .load(paths.transactions))
         # Empty new partials: every day a week needs is computed again.
         done = state.JobState() if partials_replaced else state.load(settings, paths.state_key)
         stale_days = _stale_days(spark, paths, done, version)
@@ -100,19 +98,28 @@ def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
         if missing:
             say(f"features: daily partials for {len(missing)} day(s) "
                 f"({missing[0]} .. {missing[-1]}) from silver v{version}")
+            # Opened only when read: a pinned version is a snapshot Delta builds
+            # anew (~0.5 s), which a run that only combines partials never needs.
+            snapshot = (spark.read.format("delta").option("versionAsOf", version)
+                        .load(paths.transactions))
             _write_partials(aggregate.daily_partials(snapshot, missing), paths.daily, missing)
         # Stale days no week needs now are forgotten: computed again when needed.
-        state.save(settings, paths.state_key, state.JobState(version, known | set(missing)))
+        now = state.JobState(version, known | set(missing), set(done.weeks))
+        state.save(settings, paths.state_key, now)
         result = FeaturesRun(version, sorted(d.isoformat() for d in stale_days),
                              [d.isoformat() for d in missing])
         created_at = datetime.now(UTC)
         partials = spark.read.format("delta").load(paths.daily)
         for week, reason in sorted(weeks.items()):
             users, changed = _replace_week(
-                spark, aggregate.weekly_features(partials, week, created_at), paths.features, week)
+                spark, aggregate.weekly_features(partials, week, created_at), paths.features, week,
+                written_before=week in now.weeks)
             say(f"features: week as of {week}: {users:,} user(s) "
                 f"{'written' if changed else 'unchanged'} ({reason})")
             result.weeks.append(WeekResult(week.isoformat(), users, reason, changed))
+        if not set(weeks) <= now.weeks:
+            now.weeks |= set(weeks)
+            state.save(settings, paths.state_key, now)
     result.seconds = time.monotonic() - started
     return result
 
@@ -202,16 +209,16 @@ def _fingerprints(new: DataFrame, old: DataFrame) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _replace_week(spark: SparkSession, week: DataFrame, path: str, as_of: date) -> tuple[int, bool]:
+def _replace_week(spark: SparkSession, week: DataFrame, path: str, as_of: date,
+                  written_before: bool) -> tuple[int, bool]:
     """Write the week's rows in place of what gold holds for it; skip the commit
     when gold already holds exactly these values (a re-run changes nothing)."""
-    old = spark.read.format("delta").load(path).where(F.col("as_of_date") == as_of)
-    # A week gold has never held (the usual weekly run) has nothing to compare
-    # with: the rows are computed once, straight into the write. Listing the
-    # partition's files is a lookup in the Delta log, not a scan.
-    if not old.inputFiles():
+    # A week never written before (the usual weekly run) has nothing to compare
+    # with: the rows are computed once, straight into the write.
+    if not written_before:
         _overwrite_week(week, path, as_of)
         return _rows_written(spark, path), True
+    old = spark.read.format("delta").load(path).where(F.col("as_of_date") == as_of)
     week = week.cache()
     try:
         prints = _fingerprints(week, old)

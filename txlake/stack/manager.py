@@ -13,6 +13,7 @@ from txlake.errors import TxlakeError
 from txlake.settings import Settings
 from txlake.stack import airflow, bootstrap, process
 from txlake.stack.connect import Connect
+from txlake.stack.features_driver import FeaturesDriver
 from txlake.stack.kafka import Kafka
 from txlake.stack.minio import Minio
 from txlake.stack.postgres import Postgres
@@ -21,8 +22,10 @@ from txlake.stack.trino import Trino
 
 # Start order; each service waits for those named in its `after`.
 # Airflow last: its database migration (first start) runs while Trino boots.
-SERVICES: tuple[Service, ...] = (Postgres(), Minio(), Kafka(), Connect(), Trino(), *airflow.SERVICES)
+SERVICES: tuple[Service, ...] = (Postgres(), Minio(), Kafka(), Connect(), Trino(), FeaturesDriver(),
+                                 *airflow.SERVICES)
 START_TIMEOUT = {"postgres": 60.0, "minio": 60.0, "kafka": 120.0, "connect": 180.0, "trino": 180.0,
+                 "features-driver": 120.0,
                  "airflow": 180.0, "airflow-scheduler": 180.0, "airflow-dag-processor": 180.0}
 
 

@@ -1,0 +1,81 @@
+"""The features driver: `txlake features` runs on the stack's warm Spark session
+and shows its progress; a driver that cannot be reached or read is one clear line."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+
+from txlake.errors import TxlakeError
+from txlake.features.driver import _follow
+
+from .conftest import features_sql, gold_rows, txlake_cli
+
+
+def _health(settings) -> dict:
+    response = requests.get(settings.features_driver_url + "/health", timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.stack
+def test_a_features_run_goes_to_the_driver_shows_its_progress_and_equals_sql(weeks, stack, spark, pg):
+    runs_before = _health(stack)["runs"]
+
+    out = txlake_cli("features", "--as-of", weeks.second.isoformat(), "--json")
+
+    assert out.returncode == 0, out.stderr
+    assert _health(stack)["runs"] > runs_before  # the driver ran it, not this command's own Spark
+    assert f"[txlake] features: week as of {weeks.second}" in out.stderr
+    summary = json.loads(out.stdout)
+    assert [w["as_of"] for w in summary["weeks"]] == [weeks.second.isoformat()]
+    expected = pg.execute(*features_sql(weeks.second, weeks.tag)).fetchall()
+    got = gold_rows(spark, stack, weeks.second, weeks.tag)
+    assert [(r["user_id"], r["num_transactions_l1w"]) for r in got] == [(e[0], e[1]) for e in expected]
+
+
+@pytest.mark.stack
+def test_the_driver_refuses_a_request_it_cannot_read_and_says_why(stack):
+    response = requests.post(stack.features_driver_url + "/features",
+                             json={"as_of": ["2026-13-01"]}, timeout=30)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("bad request: ")
+
+
+def test_an_unreachable_driver_is_one_line_naming_it_and_the_way_out():
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    out = txlake_cli("features", "--stale", FEATURES_DRIVER_URL=url, FEATURES_DRIVER_PORT=str(port))
+
+    assert out.returncode == 1
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(f"txlake: error: features driver at {url} does not answer")
+    assert "--local" in line
+
+
+def test_the_jobs_lines_are_said_and_its_error_keeps_its_message_and_exit_code(settings, capsys):
+    lines = ['{"say": "features: week as of 2026-11-23: 3 user(s) written (requested)"}',
+             '{"error": "lake lock features: held by ingest", "exit_code": 3}']
+
+    with pytest.raises(TxlakeError) as raised:
+        _follow(iter(lines), settings)
+
+    assert str(raised.value) == "lake lock features: held by ingest"
+    assert raised.value.exit_code == 3
+    assert "[txlake] features: week as of 2026-11-23" in capsys.readouterr().err
+
+
+def test_a_job_cut_off_before_its_result_is_an_error_not_an_empty_summary(settings):
+    with pytest.raises(TxlakeError, match="ended the job without a result"):
+        _follow(iter(['{"say": "features: daily partials for 7 day(s)"}']), settings)
