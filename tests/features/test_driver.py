@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+from datetime import timedelta
 
 import pytest
 import requests
@@ -79,3 +81,25 @@ def test_the_jobs_lines_are_said_and_its_error_keeps_its_message_and_exit_code(s
 def test_a_job_cut_off_before_its_result_is_an_error_not_an_empty_summary(settings):
     with pytest.raises(TxlakeError, match="ended the job without a result"):
         _follow(iter(['{"say": "features: daily partials for 7 day(s)"}']), settings)
+
+
+@pytest.mark.stack
+def test_a_caller_that_goes_away_does_not_cut_the_job_off(weeks, stack, spark, pg):
+    """A killed Airflow task closes its connection mid-job: the driver runs the
+    job to its end anyway. Two weeks, so the job still has a week to write when
+    its progress lines start to find the connection closed."""
+    later = weeks.first + timedelta(days=1)  # a week no other test computes
+    runs_before = _health(stack)["runs"]
+    with requests.post(stack.features_driver_url + "/features",
+                       json={"as_of": [weeks.first.isoformat(), later.isoformat()]},
+                       stream=True, timeout=30) as response:
+        assert response.status_code == 200
+    deadline = time.monotonic() + 600
+    while (health := _health(stack))["runs"] <= runs_before or health["busy"]:
+        assert time.monotonic() < deadline, "the job did not finish within 10 minutes"
+        time.sleep(0.5)
+
+    for as_of in (weeks.first, later):
+        expected = pg.execute(*features_sql(as_of, weeks.tag)).fetchall()
+        got = gold_rows(spark, stack, as_of, weeks.tag)
+        assert [(r["user_id"], r["num_transactions_l1w"]) for r in got] == [(e[0], e[1]) for e in expected]

@@ -145,7 +145,13 @@ def _replace_old_partials(spark: SparkSession, path: str) -> bool:
     """Partials written by an older txlake (another layout, e.g. decimal sums
     before whole cents) are replaced, not migrated: they are derived data,
     computed again from silver for the days a week needs."""
+    # Checked once per table and Spark application (the features driver runs
+    # job after job): only this job writes the partials, in the current layout.
+    seen = (spark.sparkContext.applicationId, path)
+    if seen in _CURRENT_LAYOUT:
+        return False
     found = [(f.name, f.dataType.simpleString()) for f in spark.read.format("delta").load(path).schema]
+    _CURRENT_LAYOUT.add(seen)
     if found == list(DAILY.columns):
         return False
     say(f"features: daily partials at {path} have an older layout; replacing them "
@@ -154,6 +160,9 @@ def _replace_old_partials(spark: SparkSession, path: str) -> bool:
     (spark.createDataFrame([], schema).write.format("delta").mode("overwrite")
      .option("overwriteSchema", "true").partitionBy(*DAILY.partitioned_by).save(path))
     return True
+
+
+_CURRENT_LAYOUT: set[tuple[str, str]] = set()
 
 
 def _current_version(spark: SparkSession, path: str) -> int:
