@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -33,23 +34,26 @@ class ArtifactError(TxlakeError):
 
 def say(message: str) -> None:
     print(f"[txlake] {message}", file=sys.stderr, flush=True)
-    for listener in _LISTENERS:
+    for listener in getattr(_listeners, "stack", ()):
         listener(message)
 
 
-# Who else hears progress lines: the features driver relays a job's lines to
-# the command that asked for it.
-_LISTENERS: list[Callable[[str], None]] = []
+# Who else hears the progress lines said in a thread: the features driver
+# relays a job's lines to the command that asked for it. Per thread, so what
+# other threads say meanwhile (the driver's request log) stays out of them.
+_listeners = threading.local()
 
 
 @contextmanager
 def said_to(listener: Callable[[str], None]) -> Iterator[None]:
-    """Pass every progress line to `listener` too, while the block runs."""
-    _LISTENERS.append(listener)
+    """Pass every progress line this thread says to `listener` too, while the block runs."""
+    if not hasattr(_listeners, "stack"):
+        _listeners.stack = []
+    _listeners.stack.append(listener)
     try:
         yield
     finally:
-        _LISTENERS.remove(listener)
+        _listeners.stack.remove(listener)
 
 
 def _complete_marker(path: Path) -> Path:

@@ -250,6 +250,11 @@ class Settings(BaseSettings):
         return urlsplit(self.s3_endpoint).hostname or "127.0.0.1"
 
     @property
+    def features_driver_host(self) -> str:
+        """Where the features driver listens: FEATURES_DRIVER_URL's host (loopback without one)."""
+        return urlsplit(self.features_driver_url).hostname or "127.0.0.1"
+
+    @property
     def trino_url(self) -> str:
         return f"http://{self.trino_host}:{self.trino_port}"
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 import requests
 
+from txlake import artifacts
 from txlake.errors import TxlakeError
 from txlake.features.driver import _follow
 
@@ -103,3 +105,16 @@ def test_a_caller_that_goes_away_does_not_cut_the_job_off(weeks, stack, spark, p
         expected = pg.execute(*features_sql(as_of, weeks.tag)).fetchall()
         got = gold_rows(spark, stack, as_of, weeks.tag)
         assert [(r["user_id"], r["num_transactions_l1w"]) for r in got] == [(e[0], e[1]) for e in expected]
+
+
+def test_a_jobs_stream_carries_only_what_its_own_thread_says():
+    """The driver logs requests (a health check, say) from other threads while a
+    job runs: those lines stay in its log, out of the job's stream."""
+    heard: list[str] = []
+    with artifacts.said_to(heard.append):
+        artifacts.say("features: week as of 2026-11-23: 3 user(s) written (requested)")
+        other = threading.Thread(target=artifacts.say, args=('features driver: "GET /health" 200',))
+        other.start()
+        other.join()
+
+    assert heard == ["features: week as of 2026-11-23: 3 user(s) written (requested)"]

@@ -117,8 +117,7 @@ def features_driver(host: str | None, port: int | None) -> None:
       txlake features-driver                      on FEATURES_DRIVER_URL's host, FEATURES_DRIVER_PORT
       txlake features-driver --host 0.0.0.0       on every interface (in a container)
     """
-    from txlake.features.driver import listen_address, serve
+    from txlake.features.driver import serve
 
     settings = get_settings()
-    default_host, _ = listen_address(settings.features_driver_url or "http://127.0.0.1")
-    serve(settings, host or default_host, port or settings.features_driver_port)
+    serve(settings, host or settings.features_driver_host, port or settings.features_driver_port)

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 from txlake import artifacts
 from txlake.errors import TxlakeError
@@ -224,7 +223,3 @@ def serve(settings: Settings, host: str, port: int) -> None:
             stop_session()
         artifacts.say("features driver: stopped")
 
-
-def listen_address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 80

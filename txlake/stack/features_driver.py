@@ -16,18 +16,12 @@ class FeaturesDriver(Service):
     # backfill longer), then the JVM ends.
     stop_timeout = 120.0
 
-    def _address(self, settings: Settings) -> tuple[str, int]:
-        from txlake.features.driver import listen_address
-
-        host, _ = listen_address(settings.features_driver_url or "http://127.0.0.1")
-        return host, settings.features_driver_port
-
     def endpoint(self, settings: Settings) -> str:
-        return settings.features_driver_url or f"http://{self._address(settings)[0]}:" \
-                                               f"{settings.features_driver_port}"
+        return (settings.features_driver_url
+                or f"http://{settings.features_driver_host}:{settings.features_driver_port}")
 
     def ports(self, settings: Settings) -> list[tuple[str, int]]:
-        return [self._address(settings)]
+        return [(settings.features_driver_host, settings.features_driver_port)]
 
     def install(self, ctx: Context) -> None:
         from txlake.lake.spark import spark_jars
@@ -36,10 +30,9 @@ class FeaturesDriver(Service):
 
     def prepare(self, ctx: Context) -> Launch:
         s = ctx.settings
-        host, port = self._address(s)
         return Launch(
             command=[sys.executable, "-m", "txlake", "features-driver",
-                     "--host", host, "--port", str(port)],
+                     "--host", s.features_driver_host, "--port", str(s.features_driver_port)],
             env={
                 **ctx.base_env(),
                 # The driver's settings are the stack's: same state directory,
