@@ -43,6 +43,15 @@ def test_environment_overrides_env_file(tmp_path):
     assert values["POSTGRES_PORT"] == "6543" and values["CDC_TOPIC_PREFIX"] == "shop"
 
 
+def test_spark_shuffles_into_one_partition_per_core_unless_told(tmp_path):
+    default = json.loads(_config(tmp_path).stdout)
+    told = json.loads(_config(tmp_path, SPARK_SHUFFLE_PARTITIONS="16").stdout)
+
+    assert default["SPARK_SHUFFLE_PARTITIONS"] == str(os.cpu_count())
+    assert told["SPARK_SHUFFLE_PARTITIONS"] == "16"
+    assert default["DELTA_SNAPSHOT_PARTITIONS"] == "1"
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("S3_ENDPOINT", "127.0.0.1:9000"),
     ("KAFKA_CONNECT_URL", "connect:8083"),

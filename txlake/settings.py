@@ -130,7 +130,14 @@ class Settings(BaseSettings):
 
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
-    spark_shuffle_partitions: int = Field(4, ge=1)
+    # About one per core by default: each partition is one more task in every
+    # stage and one more file in every write, and on a laptop's few cores the
+    # extra ones only queue (a weekly features run on 2 cores: 4 -> 2
+    # partitions, with one snapshot partition below, ~5 s -> ~4 s).
+    spark_shuffle_partitions: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    # Tasks Delta rebuilds a table's state from its log in (Delta's default is
+    # 50). A laptop lake's logs are small: one task, no shuffle to wait for.
+    delta_snapshot_partitions: int = Field(1, ge=1)
     stream_trigger_seconds: float = Field(1.0, gt=0)
     # The warm Spark driver (a stack service) that `txlake features` hands its
     # runs to; empty: every run starts a Spark of its own.

@@ -172,6 +172,26 @@ def test_partials_an_older_txlake_wrote_are_replaced_and_the_week_is_still_exact
         == [(e[0], e[1], e[2]) for e in expected]
 
 
+def test_a_week_gold_holds_but_the_job_state_forgot_is_replaced_not_added_to(weeks, computed,
+                                                                            stack, spark, pg):
+    """A week the job's state does not list (a lost or reset state file) is
+    written blind only where gold has no file of that week at all."""
+    paths = FeaturePaths.under(stack, f"_test/features-forgot-{weeks.tag}",
+                               transactions=stack.lake_path("transactions"))
+    run(spark, stack, [weeks.first], paths=paths)
+    forgot = state.load(stack, paths.state_key)
+    forgot.weeks = set()
+    state.save(stack, paths.state_key, forgot)
+
+    result = run(spark, stack, [weeks.first], paths=paths)
+
+    assert [(w.reason, w.changed) for w in result.weeks] == [("requested", True)]
+    expected = pg.execute(*features_sql(weeks.first, weeks.tag)).fetchall()
+    got = (spark.read.format("delta").load(paths.features)
+           .where(F.col("user_id").startswith(f"fx{weeks.tag}-")).orderBy("user_id").collect())
+    assert [(r["user_id"], r["num_transactions_l1w"]) for r in got] == [(e[0], e[1]) for e in expected]
+
+
 def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():
     assert as_of_range(date(2026, 11, 2), date(2026, 11, 23)) == [
         date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)]

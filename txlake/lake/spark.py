@@ -103,9 +103,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.fs.s3a.retry.limit": "3",
         "spark.hadoop.fs.s3a.connection.timeout": "15000",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
-        # Delta rebuilds a table's state from its log in this many tasks (default
-        # 50): far too many for small logs on a few cores, paid on every snapshot.
-        "spark.databricks.delta.snapshotPartitions": str(settings.spark_shuffle_partitions),
+        "spark.databricks.delta.snapshotPartitions": str(settings.delta_snapshot_partitions),
         # VACUUM records what it deleted in the table's history (`txlake maintain` reports it);
         # Delta decides by storage type otherwise.
         "spark.databricks.delta.vacuum.logging.enabled": "true",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,3 +38,11 @@ def ensure_bucket(settings: Settings) -> bool:
         raise TxlakeError(f"minio: cannot reach {settings.s3_endpoint}: {error}") from None
     client.create_bucket(Bucket=settings.lake_bucket)
     return True
+
+
+def holds_objects(settings: Settings, url: str) -> bool:
+    """Whether any object's key starts with `url` (`s3a://bucket/prefix/`)."""
+    parts = urlsplit(url)
+    listing = s3_client(settings).list_objects_v2(Bucket=parts.netloc, Prefix=parts.path.lstrip("/"),
+                                                  MaxKeys=1)
+    return listing.get("KeyCount", 0) > 0
