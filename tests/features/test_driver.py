@@ -118,3 +118,42 @@ def test_a_jobs_stream_carries_only_what_its_own_thread_says():
         other.join()
 
     assert heard == ["features: week as of 2026-11-23: 3 user(s) written (requested)"]
+
+
+def test_a_driver_whose_spark_jvm_dies_exits_so_the_stack_can_start_a_new_one(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    port = _free_port()
+    log = tmp_path / "driver.log"
+    with log.open("w") as out:
+        driver = subprocess.Popen([sys.executable, "-m", "txlake", "features-driver",
+                                   "--host", "127.0.0.1", "--port", str(port)],
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert driver.poll() is None, log.read_text()
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(1)
+        [jvm] = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "java"]
+
+        os.kill(jvm.pid, signal.SIGKILL)
+
+        assert driver.wait(timeout=60) == 1
+        said = log.read_text()
+        assert "Spark's JVM is gone" in said
+        assert "txlake: error: features driver: Spark's JVM ended unexpectedly" in said
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()

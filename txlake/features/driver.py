@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -195,9 +196,28 @@ def _handler(driver: Driver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+# How often the driver checks that its Spark JVM is still there.
+WATCH_SECONDS = 5.0
+
+
+def _watch(driver: Driver, server: ThreadingHTTPServer, jvm_gone: threading.Event) -> None:
+    """End the server once Spark's JVM is gone (killed, out of memory): a
+    driver that can run no job must not outlive its JVM looking alive. Its
+    process then exits, and `txlake stack up` (or compose's restart policy)
+    starts a new one."""
+    while True:
+        time.sleep(WATCH_SECONDS)
+        if not driver.spark_alive():
+            jvm_gone.set()
+            artifacts.say("features driver: Spark's JVM is gone; stopping so that a new "
+                          "driver can be started")
+            server.shutdown()
+            return
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Start the session, then serve until SIGTERM or Ctrl-C (the running job
-    finishes first); the JVM ends with the server."""
+    finishes first) or until the Spark JVM is gone; the JVM ends with the server."""
     import signal
 
     from txlake.lake.spark import stop_session
@@ -205,6 +225,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     driver = Driver(settings)
     server = ThreadingHTTPServer((host, port), _handler(driver))
     server.daemon_threads = True
+    jvm_gone = threading.Event()
+    threading.Thread(target=_watch, args=(driver, server, jvm_gone), daemon=True).start()
 
     def stop(signum, frame) -> None:
         artifacts.say("features driver: stopping after the running job ...")
@@ -219,7 +241,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
         server.serve_forever()
     finally:
         server.server_close()
-        with driver._turn:  # a job still running ends before its session does
-            stop_session()
+        if not jvm_gone.is_set():
+            with driver._turn:  # a job still running ends before its session does
+                stop_session()
         artifacts.say("features driver: stopped")
+    if jvm_gone.is_set():
+        raise DriverError("features driver: Spark's JVM ended unexpectedly (its last words are "
+                          "above in this log); `txlake stack up` starts a new driver")
 
