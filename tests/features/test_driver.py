@@ -4,11 +4,16 @@ and shows its progress; a driver that cannot be reached or read is one clear lin
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
 
+import psutil
 import pytest
 import requests
 
@@ -120,40 +125,58 @@ def test_a_jobs_stream_carries_only_what_its_own_thread_says():
     assert heard == ["features: week as of 2026-11-23: 3 user(s) written (requested)"]
 
 
-def test_a_driver_whose_spark_jvm_dies_exits_so_the_stack_can_start_a_new_one(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    import psutil
-
+def _start_driver(log) -> tuple[subprocess.Popen, int]:
+    """`txlake features-driver` on a port of its own, once it answers /health."""
     port = _free_port()
-    log = tmp_path / "driver.log"
     with log.open("w") as out:
         driver = subprocess.Popen([sys.executable, "-m", "txlake", "features-driver",
                                    "--host", "127.0.0.1", "--port", str(port)],
                                   stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert driver.poll() is None, log.read_text()
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(1)
-        [jvm] = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "java"]
+    deadline = time.monotonic() + 180
+    while True:
+        assert driver.poll() is None, log.read_text()
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok:
+                return driver, port
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(1)
 
-        os.kill(jvm.pid, signal.SIGKILL)
 
-        assert driver.wait(timeout=60) == 1
-        said = log.read_text()
-        assert "Spark's JVM is gone" in said
-        assert "txlake: error: features driver: Spark's JVM ended unexpectedly" in said
-    finally:
+@pytest.fixture
+def own_driver(tmp_path):
+    started = []
+
+    def start() -> subprocess.Popen:
+        driver, _ = _start_driver(tmp_path / "driver.log")
+        started.append(driver)
+        return driver
+
+    yield start
+    for driver in started:
         if driver.poll() is None:
             driver.kill()
             driver.wait()
+
+
+def test_a_driver_whose_spark_jvm_dies_exits_so_the_stack_can_start_a_new_one(own_driver, tmp_path):
+    driver = own_driver()
+    [jvm] = [p for p in psutil.Process(driver.pid).children(recursive=True) if p.name() == "java"]
+
+    os.kill(jvm.pid, signal.SIGKILL)
+
+    assert driver.wait(timeout=60) == 1
+    said = (tmp_path / "driver.log").read_text()
+    assert "Spark's JVM is gone" in said
+    assert "txlake: error: features driver: Spark's JVM ended unexpectedly" in said
+
+
+def test_a_driver_told_to_stop_ends_its_jvm_and_exits_cleanly(own_driver, tmp_path):
+    driver = own_driver()
+
+    driver.send_signal(signal.SIGTERM)
+
+    assert driver.wait(timeout=60) == 0
+    said = (tmp_path / "driver.log").read_text()
+    assert "features driver: stopped" in said and "JVM is gone" not in said

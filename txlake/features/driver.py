@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -200,14 +199,16 @@ def _handler(driver: Driver) -> type[BaseHTTPRequestHandler]:
 WATCH_SECONDS = 5.0
 
 
-def _watch(driver: Driver, server: ThreadingHTTPServer, jvm_gone: threading.Event) -> None:
+def _watch(driver: Driver, server: ThreadingHTTPServer, stopping: threading.Event,
+           jvm_gone: threading.Event) -> None:
     """End the server once Spark's JVM is gone (killed, out of memory): a
     driver that can run no job must not outlive its JVM looking alive. Its
     process then exits, and `txlake stack up` (or compose's restart policy)
     starts a new one."""
-    while True:
-        time.sleep(WATCH_SECONDS)
-        if not driver.spark_alive():
+    while not stopping.wait(WATCH_SECONDS):
+        # Asked again after the JVM stopped answering: a driver being stopped
+        # ends its own JVM, which is no death to report.
+        if not driver.spark_alive() and not stopping.is_set():
             jvm_gone.set()
             artifacts.say("features driver: Spark's JVM is gone; stopping so that a new "
                           "driver can be started")
@@ -225,8 +226,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     driver = Driver(settings)
     server = ThreadingHTTPServer((host, port), _handler(driver))
     server.daemon_threads = True
-    jvm_gone = threading.Event()
-    threading.Thread(target=_watch, args=(driver, server, jvm_gone), daemon=True).start()
+    stopping, jvm_gone = threading.Event(), threading.Event()
+    threading.Thread(target=_watch, args=(driver, server, stopping, jvm_gone), daemon=True).start()
 
     def stop(signum, frame) -> None:
         artifacts.say("features driver: stopping after the running job ...")
@@ -241,11 +242,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
         server.serve_forever()
     finally:
         server.server_close()
-        if not jvm_gone.is_set():
+        died = jvm_gone.is_set()
+        stopping.set()
+        if not died:
             with driver._turn:  # a job still running ends before its session does
                 stop_session()
         artifacts.say("features driver: stopped")
-    if jvm_gone.is_set():
+    if died:
         raise DriverError("features driver: Spark's JVM ended unexpectedly (its last words are "
                           "above in this log); `txlake stack up` starts a new driver")
 
