@@ -125,7 +125,7 @@ def test_a_jobs_stream_carries_only_what_its_own_thread_says():
     assert heard == ["features: week as of 2026-11-23: 3 user(s) written (requested)"]
 
 
-def _start_driver(log) -> tuple[subprocess.Popen, int]:
+def _start_driver(log) -> subprocess.Popen:
     """`txlake features-driver` on a port of its own, once it answers /health."""
     port = _free_port()
     with log.open("w") as out:
@@ -137,7 +137,7 @@ def _start_driver(log) -> tuple[subprocess.Popen, int]:
         assert driver.poll() is None, log.read_text()
         try:
             if requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok:
-                return driver, port
+                return driver
         except requests.ConnectionError:
             pass
         assert time.monotonic() < deadline, log.read_text()
@@ -149,9 +149,8 @@ def own_driver(tmp_path):
     started = []
 
     def start() -> subprocess.Popen:
-        driver, _ = _start_driver(tmp_path / "driver.log")
-        started.append(driver)
-        return driver
+        started.append(_start_driver(tmp_path / "driver.log"))
+        return started[-1]
 
     yield start
     for driver in started:

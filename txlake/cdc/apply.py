@@ -20,6 +20,7 @@ and a second of a streaming micro-batch).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ class BatchStats:
     tombstones: int = 0
 
 
+class StopRequested(Exception):
+    """Raised into Spark by a batch that starts after `stream` was told to stop:
+    the batch fails before it writes anything, so its offsets stay uncommitted."""
+
+
 class BatchApplier:
     """The `foreachBatch` function of the ingest query."""
 
@@ -64,16 +70,28 @@ class BatchApplier:
         # The error that stopped the query, with its own clear message
         # (Spark would wrap it in a long Java stack trace).
         self.failure: TxlakeError | None = None
+        # Held while a batch is applied; see refuse_batches.
+        self._applying = threading.Lock()
+        self._refusing = False
 
     def _app_id(self, table_name: str) -> str:
         return f"txlake-ingest-{self.run_id}-{table_name}"
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
-        try:
-            self._apply(records, batch_id)
-        except TxlakeError as error:
-            self.failure = error
-            raise
+        with self._applying:
+            if self._refusing:
+                raise StopRequested(f"batch {batch_id} left for the next run: stopping")
+            try:
+                self._apply(records, batch_id)
+            except TxlakeError as error:
+                self.failure = error
+                raise
+
+    def refuse_batches(self) -> None:
+        """Wait for the batch being applied (if any) to finish, and refuse every
+        later one: what a stop between batches needs."""
+        with self._applying:
+            self._refusing = True
 
     def _apply(self, records: DataFrame, batch_id: int) -> None:
         records = records.persist(StorageLevel.MEMORY_AND_DISK)

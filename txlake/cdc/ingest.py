@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from txlake.artifacts import say
 from txlake.cdc import evolution, watermark
-from txlake.cdc.apply import BatchApplier, BatchStats
+from txlake.cdc.apply import BatchApplier, BatchStats, StopRequested
 from txlake.cdc.tables import CAPTURED
 from txlake.errors import TxlakeError
 from txlake.lake import tables as lake
@@ -156,22 +156,42 @@ def _run_query(spark, settings: Settings, applier: BatchApplier, *, continuous: 
     else:
         writer = writer.trigger(availableNow=True)
     query = writer.start()
-    if continuous:
-        _stop_on_signals(query)
-    # Short waits in a loop, so a signal handler gets to run between them.
+    stop = _stop_requests() if continuous else threading.Event()
+    # Short waits in a loop, so a stop request is seen within a second. The
+    # query is stopped from here, never from the signal handler: the handler
+    # runs in the middle of a py4j call, and a second call from inside it
+    # breaks that call's connection.
     while query.isActive:
+        if stop.is_set():
+            _stop_between_batches(query, applier)
+            break
         query.awaitTermination(1)
     if applier.failure is not None:
         raise applier.failure
-    if query.exception() is not None:
-        raise TxlakeError(f"ingest failed: {str(query.exception()).splitlines()[0]}")
+    error = query.exception()
+    if error is not None and not (stop.is_set() and StopRequested.__name__ in str(error)):
+        raise TxlakeError(f"ingest failed: {str(error).splitlines()[0]}")
 
 
-def _stop_on_signals(query) -> None:
-    """Ctrl-C or SIGTERM ends `stream` after the running batch, not in the middle."""
-    def stop(signum, frame):
-        say("stream: stopping after the current batch ...")
-        query.stop()
+def _stop_requests() -> threading.Event:
+    """Ctrl-C or SIGTERM asks `stream` to stop after the running batch; a
+    second one ends the process at once."""
+    requested = threading.Event()
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    def request(signum, frame):
+        requested.set()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGINT, request)
+    signal.signal(signal.SIGTERM, request)
+    return requested
+
+
+def _stop_between_batches(query, applier: BatchApplier) -> None:
+    say("stream: stopping after the current batch ...")
+    # Waits for a batch being applied; one that starts after this refuses to
+    # run (so its offsets are not committed) and is applied by the next run.
+    applier.refuse_batches()
+    query.stop()
+    say(f"stream: stopped after {applier.stats.batches} batch(es)")

@@ -36,7 +36,8 @@ def ingest(as_json: bool) -> None:
 def stream() -> None:
     """Like `ingest`, but keeps running: a micro-batch every STREAM_TRIGGER_SECONDS.
 
-    Stops cleanly (after the running batch) on Ctrl-C or SIGTERM.
+    Stops cleanly after the running batch on Ctrl-C or SIGTERM (a second one
+    stops at once; the interrupted batch is applied by the next run).
     """
     from txlake.cdc import ingest as job
 
