@@ -4,15 +4,18 @@ late changes reach gold, re-runs change nothing."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 from pyspark.sql import functions as F
 
+from txlake.cdc.tables import TRANSACTIONS
 from txlake.features import FeaturePaths, as_of_range, run, state
 from txlake.features.aggregate import midnight, week_days
+from txlake.lake import tables as lake
+from txlake.lake.storage import s3_client
 
 from .conftest import features_sql, gold_rows, insert_transactions, txlake_cli
 
@@ -190,6 +193,42 @@ def test_a_week_gold_holds_but_the_job_state_forgot_is_replaced_not_added_to(wee
     got = (spark.read.format("delta").load(paths.features)
            .where(F.col("user_id").startswith(f"fx{weeks.tag}-")).orderBy("user_id").collect())
     assert [(r["user_id"], r["num_transactions_l1w"]) for r in got] == [(e[0], e[1]) for e in expected]
+
+
+def _own_silver(spark, settings, path: str, rows: list[tuple[str, str, str, datetime]]) -> None:
+    """A silver transactions table of a few (id, user, vendor, time) rows at `path`."""
+    lake.ensure(spark, settings, lake.silver(TRANSACTIONS), path)
+    schema = spark.read.format("delta").load(path).schema
+    full = [(tid, user, Decimal("10.00"), vendor, "online", at, at, 1, at) for tid, user, vendor, at in rows]
+    spark.createDataFrame(full, schema).write.format("delta").mode("append").save(path)
+
+
+def test_partials_made_with_a_lost_vendor_dictionary_are_made_again(stack, spark, tmp_path):
+    """Partials hold vendor ids. With the dictionary gone, ids handed out anew
+    would clash with the ids old partials hold: here a new dictionary would
+    give vendor C id 1, which the kept partial of day 1 means as vendor A."""
+    prefix = f"_test/features-vendor-ids-{tmp_path.name}"
+    paths = FeaturePaths.under(stack, prefix)
+    as_of = date(2026, 6, 8)
+    day1, day2 = midnight(as_of - timedelta(days=7)), midnight(as_of - timedelta(days=6))
+    _own_silver(spark, stack, paths.transactions, [
+        ("v1", "vendor-user", "A", day1), ("v2", "vendor-user", "B", day1),
+        ("v3", "vendor-user", "C", day2)])
+    run(spark, stack, [as_of], paths=paths)
+    lost = spark.read.format("delta").load(paths.vendor_ids)
+    assert sorted((r["vendor"], r["id"]) for r in lost.collect()) == [("A", 1), ("B", 2), ("C", 3)]
+    bucket = s3_client(stack)
+    for item in bucket.list_objects_v2(Bucket=stack.lake_bucket,
+                                       Prefix=f"{prefix}/features_vendor_ids/")["Contents"]:
+        bucket.delete_object(Bucket=stack.lake_bucket, Key=item["Key"])
+    kept = state.load(stack, paths.state_key)
+    kept.days.discard(day2.date())  # day 1's partial is kept, day 2's made again
+    state.save(stack, paths.state_key, kept)
+
+    run(spark, stack, [as_of], paths=paths)
+
+    [row] = spark.read.format("delta").load(paths.features).collect()
+    assert (row["num_transactions_l1w"], row["num_vendors_l1w"]) == (3, 3)
 
 
 def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():

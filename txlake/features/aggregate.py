@@ -59,10 +59,18 @@ def cents(column: str) -> Column:
     return (F.col(column) * F.lit(100).cast("decimal(3,0)")).cast("bigint")
 
 
-def daily_partials(transactions: DataFrame, days: Iterable[date]) -> DataFrame:
-    """One row per (UTC day, user) with transactions on that day, for `days`."""
-    days = list(days)
-    rows = transactions.where(in_days("transaction_time", days))
+def rows_on(transactions: DataFrame, days: Iterable[date]) -> DataFrame:
+    return transactions.where(in_days("transaction_time", list(days)))
+
+
+def daily_partials(transactions: DataFrame, days: Iterable[date],
+                   vendor_ids: DataFrame) -> DataFrame:
+    """One row per (UTC day, user) with transactions on that day, for `days`;
+    vendors as their ids in `vendor_ids` (vendor, id), which must know them all."""
+    ids = vendor_ids.select("vendor", F.col("id").alias("vendor_id"))
+    # A left join: a transaction without a vendor still counts, its null id
+    # stays out of the set as a null name did.
+    rows = rows_on(transactions, days).join(F.broadcast(ids), "vendor", "left")
     # The session time zone is UTC (txlake.lake.spark), so to_date is the UTC day.
     return (rows.groupBy(F.to_date("transaction_time").alias("day"), "user_id")
             .agg(F.count(F.lit(1)).alias("num_transactions"),
@@ -72,7 +80,7 @@ def daily_partials(transactions: DataFrame, days: Iterable[date]) -> DataFrame:
                  F.sum(cents("amount")).alias("total_cents"),
                  F.min("amount").alias("min_amount"),
                  F.max("amount").alias("max_amount"),
-                 F.collect_set("vendor").alias("vendors"),
+                 F.collect_set("vendor_id").alias("vendors"),
                  F.collect_set("source").alias("sources")))
 
 

@@ -30,8 +30,8 @@ from pyspark.sql import functions as F
 
 from txlake.artifacts import say
 from txlake.errors import TxlakeError
-from txlake.features import aggregate, stale, state
-from txlake.features.tables import DAILY, FEATURES, FeaturePaths
+from txlake.features import aggregate, stale, state, vendors
+from txlake.features.tables import DAILY, FEATURES, VENDOR_IDS, FeaturePaths
 from txlake.lake import storage
 from txlake.lake import tables as lake
 from txlake.lake.lock import lake_lock
@@ -83,7 +83,8 @@ def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
     paths = paths or FeaturePaths.lake(settings)
     started = time.monotonic()
     default = paths == FeaturePaths.lake(settings)
-    lock_names = [FEATURES.name, DAILY.name] if default else [paths.features, paths.daily]
+    lock_names = ([FEATURES.name, DAILY.name, VENDOR_IDS.name] if default
+                  else [paths.features, paths.daily, paths.vendor_ids])
     with lake_lock(settings, lock_names, "features"):
         partials_replaced = _ensure_tables(spark, settings, paths, publish=default)
         version = _current_version(spark, paths.transactions)
@@ -103,7 +104,8 @@ def run(spark: SparkSession, settings: Settings, as_of_dates: list[date],
             # anew (~0.5 s), which a run that only combines partials never needs.
             snapshot = (spark.read.format("delta").option("versionAsOf", version)
                         .load(paths.transactions))
-            _write_partials(aggregate.daily_partials(snapshot, missing), paths.daily, missing)
+            ids = vendors.ids_for(spark, paths.vendor_ids, aggregate.rows_on(snapshot, missing))
+            _write_partials(aggregate.daily_partials(snapshot, missing, ids), paths.daily, missing)
         # Stale days no week needs now are forgotten: computed again when needed.
         now = state.JobState(version, known | set(missing), set(done.weeks))
         state.save(settings, paths.state_key, now)
@@ -138,7 +140,14 @@ def _ensure_tables(spark: SparkSession, settings: Settings, paths: FeaturePaths,
         say(f"lake: created features at {paths.features}")
         if publish:
             lake.publish(settings, FEATURES)
-    lake.ensure(spark, settings, DAILY, paths.daily)
+    partials_created = lake.ensure(spark, settings, DAILY, paths.daily)
+    # Partials hold ids of the dictionary they were made with: its presence is
+    # checked on every run (one listing), even on a warm driver that created it.
+    if not storage.holds_objects(settings, f"{paths.vendor_ids}/_delta_log/"):
+        lake.ensure(spark, settings, VENDOR_IDS, paths.vendor_ids, recheck=True)
+        if not partials_created:
+            _replace_partials(spark, paths.daily, "were made with another vendor dictionary")
+            return True
     return _replace_old_partials(spark, paths.daily)
 
 
@@ -155,12 +164,16 @@ def _replace_old_partials(spark: SparkSession, path: str) -> bool:
     _CURRENT_LAYOUT.add(seen)
     if found == list(DAILY.columns):
         return False
-    say(f"features: daily partials at {path} have an older layout; replacing them "
+    _replace_partials(spark, path, "have an older layout")
+    return True
+
+
+def _replace_partials(spark: SparkSession, path: str, why: str) -> None:
+    say(f"features: daily partials at {path} {why}; replacing them "
         "(each day is aggregated again from silver when a week needs it)")
     schema = ", ".join(f"`{name}` {type_}" for name, type_ in DAILY.columns)
     (spark.createDataFrame([], schema).write.format("delta").mode("overwrite")
      .option("overwriteSchema", "true").partitionBy(*DAILY.partitioned_by).save(path))
-    return True
 
 
 _CURRENT_LAYOUT: set[tuple[str, str]] = set()

@@ -23,10 +23,10 @@ from txlake.settings import Settings
 
 MIN_RETENTION_HOURS = 168
 # Lake tables in the order they are maintained, as named in DESIGN.md, plus
-# the job tables under _txlake/ (features_daily).
+# the job tables under _txlake/ (the features job's partials and vendor ids).
 TABLES = ("transactions", "customers", "transactions_changelog", "customers_changelog",
           "cdc_dead_letters", "features", "quality_results")
-INTERNAL = ("features_daily",)
+INTERNAL = ("features_daily", "features_vendor_ids")
 
 
 @dataclass

@@ -63,16 +63,18 @@ INGEST_TABLES: tuple[LakeTable, ...] = (
 )
 
 
-def ensure(spark: SparkSession, settings: Settings, table: LakeTable, path: str | None = None) -> bool:
+def ensure(spark: SparkSession, settings: Settings, table: LakeTable, path: str | None = None,
+           *, recheck: bool = False) -> bool:
     """Create the Delta table if it does not exist (at its lake path unless
     `path` says otherwise, e.g. a benchmark copy). True if it was created."""
     from delta.tables import DeltaTable
 
     path = path or table.path(settings)
-    # Checked once per table and Spark application: a warm driver running job
-    # after job would otherwise pay two log reads per table every time.
+    # Checked once per table and Spark application (unless `recheck`): a warm
+    # driver running job after job would otherwise pay two log reads per
+    # table every time.
     seen = (spark.sparkContext.applicationId, path)
-    if seen in _ENSURED:
+    if seen in _ENSURED and not recheck:
         return False
     if DeltaTable.isDeltaTable(spark, path):
         _add_missing_properties(spark, path, table.properties)
