@@ -15,9 +15,10 @@ up`); it adds its own days of transactions to the source and ingests them.
   before it, which hold 10,000 rows each at every size.
 - stream freshness: with `txlake stream` running, single-row commits at
   `--rate` per second for `--stream-warmup` seconds, then for
-  `--stream-seconds` more, measured; each row's latency is the
+  `--stream-seconds` more, measured; each change's latency is the
   commit time of the silver version that first holds it (the change data
-  feed's _commit_timestamp) minus its commit time in PostgreSQL.
+  feed's _commit_timestamp) minus its commit time in PostgreSQL. Inserts
+  only by default; `--stream-update-share` mixes in updates of earlier rows.
 """
 
 from __future__ import annotations
@@ -76,19 +77,37 @@ def _visible(settings, prefix: str) -> int:
                                    f" WHERE transaction_id LIKE '{prefix}%'")[0][0]
 
 
-def _insert_at_rate(conn, ids: list[str], rate: float) -> None:
+def _change_at_rate(conn, ids: list[str], rate: float, update_share: float) -> None:
+    """Insert the rows of `ids`, one commit each, at `rate` changes a second;
+    with `update_share` of the changes updating a row inserted before (the
+    oldest one not updated yet) instead."""
     started = time.monotonic()
-    for i, transaction_id in enumerate(ids):
+    inserted: list[str] = []
+    due = 0.0
+    changes = 0
+    for transaction_id in ids:
+        due += update_share
+        if due >= 1 and inserted:
+            due -= 1
+            conn.execute("UPDATE transactions SET amount = amount + 1,"
+                         " updated_at = clock_timestamp() WHERE transaction_id = %s",
+                         (inserted.pop(0),))
+            changes += 1
+            time.sleep(max(0.0, started + changes / rate - time.monotonic()))
         conn.execute("INSERT INTO transactions (transaction_id, user_id, amount, updated_at)"
                      " VALUES (%s, 'stream-bench', 1, clock_timestamp())", (transaction_id,))
-        time.sleep(max(0.0, started + (i + 1) / rate - time.monotonic()))
+        inserted.append(transaction_id)
+        changes += 1
+        time.sleep(max(0.0, started + changes / rate - time.monotonic()))
 
 
-def stream_freshness(settings, seconds: float, rate: float,
-                     warmup: float) -> list[tuple[str, str]]:
+def stream_freshness(settings, seconds: float, rate: float, warmup: float,
+                     update_share: float) -> list[tuple[str, str]]:
     """Commit-to-visible-in-silver latency with `txlake stream` running, after
     `warmup` seconds of the same load (a stream runs for days; its first
     batches run on a JVM that has not compiled the hot code yet)."""
+    # Inserts per second: the updates come on top, to make `rate` changes a second.
+    inserts = rate * (1 - update_share)
     [[since]] = catalog.query(settings, 'SELECT max(version) FROM lakehouse.project'
                                         '."transactions$history"')
     log_path = settings.home / "logs" / "bench-stream.log"
@@ -112,9 +131,10 @@ def stream_freshness(settings, seconds: float, rate: float,
                 if time.monotonic() > deadline or streamer.poll() is not None:
                     raise RuntimeError("txlake stream did not apply its first row")
                 time.sleep(1)
-            _insert_at_rate(conn, [f"{run}w-{i:07d}" for i in range(int(warmup * rate))], rate)
-            count = int(seconds * rate)
-            _insert_at_rate(conn, [f"{prefix}{i:07d}" for i in range(count)], rate)
+            _change_at_rate(conn, [f"{run}w-{i:07d}" for i in range(int(warmup * inserts))],
+                            rate, update_share)
+            count = int(seconds * inserts)
+            _change_at_rate(conn, [f"{prefix}{i:07d}" for i in range(count)], rate, update_share)
         deadline = time.monotonic() + 300
         while _visible(settings, prefix) < count:
             if time.monotonic() > deadline or streamer.poll() is not None:
@@ -127,11 +147,13 @@ def stream_freshness(settings, seconds: float, rate: float,
     rows = catalog.query(settings, f"""
         SELECT to_unixtime(_commit_timestamp) - to_unixtime(updated_at)
         FROM TABLE(lakehouse.system.table_changes('project', 'transactions', {since}))
-        WHERE _change_type = 'insert' AND transaction_id LIKE '{prefix}%'""")
+        WHERE _change_type IN ('insert', 'update_postimage')
+          AND transaction_id LIKE '{prefix}%'""")
     latencies = [float(r[0]) for r in rows]
+    mix = f", {update_share:.0%} updates" if update_share else ", inserts only"
     return [
-        (f"stream: rows at {rate:.0f}/s for {seconds:.0f}s (after {warmup:.0f}s of warm-up)",
-         f"{len(latencies):,}"),
+        (f"stream: changes at {rate:.0f}/s{mix}, {seconds:.0f}s (after {warmup:.0f}s of warm-up)",
+         f"{len(latencies):,} seen"),
         ("stream: commit-to-silver median", f"{statistics.median(latencies):.2f} s"),
         ("stream: commit-to-silver p95", f"{percentile(latencies, 0.95):.2f} s"),
         ("stream: commit-to-silver max", f"{max(latencies):.2f} s"),
@@ -148,6 +170,9 @@ def main() -> int:
     parser.add_argument("--stream-warmup", type=float, default=20.0,
                         help="seconds of load before the measured rows")
     parser.add_argument("--rate", type=float, default=500.0, help="changes/s in stream mode")
+    parser.add_argument("--stream-update-share", type=float, default=0.0,
+                        help="share of the stream's changes that update an earlier row"
+                             " (0: inserts only, which silver appends; else it merges)")
     parser.add_argument("--only", choices=["catch-up", "sizes", "stream"], default=None)
     args = parser.parse_args()
     settings = get_settings()
@@ -191,7 +216,8 @@ def main() -> int:
                      f"{batch.seconds:.1f} s (watermark {batch.watermark_seconds:.1f} s)"))
 
     if args.only in (None, "stream"):
-        rows += stream_freshness(settings, args.stream_seconds, args.rate, args.stream_warmup)
+        rows += stream_freshness(settings, args.stream_seconds, args.rate, args.stream_warmup,
+                                 args.stream_update_share)
 
     print_table(rows)
     return 0

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from txlake.cdc import ingest
 from txlake.cdc.reconcile import reconcile
 from txlake.generate.load import first_free_day
+from txlake.lake import tables as lake
 
 
 @pytest.fixture
@@ -25,3 +29,25 @@ def free_day(pg):
     """A day the generator has not written yet, from `start` on: the suite may
     run on a stack that already holds data (TXLAKE_TEST_STACK=external)."""
     return lambda start: first_free_day(pg, start).isoformat()
+
+
+@pytest.fixture
+def kafka_record(stack, spark):
+    """The Kafka record of a transaction's `op` event, found by its place in bronze."""
+    def find(transaction_id: str, op: str):
+        from txlake.cdc.tables import TRANSACTIONS
+
+        [where] = (spark.read.format("delta").load(lake.changelog(TRANSACTIONS).path(stack))
+                   .where(f"key = '{transaction_id}' AND op = '{op}'")
+                   .select("topic", "partition", "offset").collect())
+        consumer = Consumer({"bootstrap.servers": stack.kafka_bootstrap_servers,
+                             "group.id": f"txlake-test-{uuid.uuid4().hex}",
+                             "enable.auto.commit": False})
+        try:
+            consumer.assign([TopicPartition(where.topic, where.partition, where.offset)])
+            record = consumer.poll(30)
+        finally:
+            consumer.close()
+        assert record is not None and record.error() is None and record.offset() == where.offset
+        return record
+    return find

@@ -69,7 +69,7 @@ def test_one_pass_summarizes_counts_key_and_lsn_ranges_and_unknown_columns(spark
 
     assert (summary.good, summary.bad, summary.deletes) == (3, 1, 1)
     assert (summary.low_key, summary.high_key) == ("t1", "t9")
-    assert (summary.low_lsn, summary.high_delete_lsn) == (50, 60)
+    assert (summary.low_lsn, summary.high_lsn, summary.high_delete_lsn) == (50, 70, 60)
     assert summary.unknown_columns == ["loyalty"] and summary.missing_columns == []
 
 

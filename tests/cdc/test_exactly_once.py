@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from txlake.cdc.apply import BatchApplier, Mark, last_committed_batch
+from txlake.cdc.apply import BatchApplier, Held, Mark, last_committed_batch
 from txlake.cdc.tables import CAPTURED
 from txlake.lake import tables as lake
 
@@ -60,8 +60,10 @@ def test_the_mark_is_found_behind_many_later_commits(stack, spark, scratch_table
     assert last_committed_batch(spark, path, applier._app_id(scratch_table.name)) == 1
 
 
-def test_a_bronze_mark_carries_the_highest_delete_lsn_and_old_marks_still_read():
-    assert Mark(12, 345).text("app") == "app:batch=12:deletes-upto=345"
-    assert Mark.parse("app:batch=12:deletes-upto=345", "app") == Mark(12, 345)
-    assert Mark.parse("app:batch=12", "app") == Mark(12, None)  # written by an older txlake
+def test_a_bronze_mark_carries_the_highest_lsns_it_holds_and_old_marks_still_read():
+    assert Mark(12, Held(345, 678)).text("app") == "app:batch=12:deletes-upto=345:lsn-upto=678"
+    assert Mark.parse("app:batch=12:deletes-upto=345:lsn-upto=678", "app") == Mark(12, Held(345, 678))
+    # Written by older txlakes: the batch still counts, what bronze holds is asked anew.
+    assert Mark.parse("app:batch=12:deletes-upto=345", "app") == Mark(12, None)
+    assert Mark.parse("app:batch=12", "app") == Mark(12, None)
     assert Mark.parse("other:batch=12", "app") is None

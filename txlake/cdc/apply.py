@@ -12,10 +12,14 @@ Exactly-once effect, whatever crashes and restarts happen:
 
 Ingest holds the lake lock for its whole run, so nobody else commits to these
 tables meanwhile: each table's marks are read from its history once, then
-followed in memory. Bronze's mark also carries the highest LSN of a delete it
-holds; a batch whose changes are all newer than that cannot hold a change that
-a delete overtook, and skips the lookup of deletes in bronze (the common case,
-and a second of a streaming micro-batch).
+followed in memory. Bronze's mark also carries the highest LSN of a delete and
+of any change it holds. They spare a micro-batch work in the common cases:
+- a batch whose changes are all newer than every delete skips the lookup of
+  deletes in bronze;
+- rows new to silver (see `_newest_per_key`) are appended to it instead of merged: a
+  MERGE costs a second or more of fixed work per batch and joins every row
+  with the table, an append writes them. A batch of inserts only, the common
+  case of a stream, is one append; any other is at most an append and a MERGE.
 """
 
 from __future__ import annotations
@@ -65,8 +69,11 @@ class BatchApplier:
         self.stats = BatchStats()
         # App id -> its newest marked commit (None: none), read once per table.
         self._marks: dict[str, Mark | None] = {}
-        # Source table -> highest LSN of a delete its bronze table holds.
-        self._deletes_upto: dict[str, int] = {}
+        # Source table -> the highest LSNs its bronze table holds.
+        self._held: dict[str, Held] = {}
+        # Source table -> the Kafka keys of its dead letters (None: one had no
+        # key, or too many to look up), read once, then followed in memory.
+        self._dead_keys: dict[str, set[bytes] | None] = {}
         # The error that stopped the query, with its own clear message
         # (Spark would wrap it in a long Java stack trace).
         self.failure: TxlakeError | None = None
@@ -117,23 +124,24 @@ class BatchApplier:
     def _apply_topic(self, changes: DataFrame, name: str, batch_id: int) -> None:
         source = self.tables[name]
         clock = _Clock()
-        decoded = _cached_decode(changes, source)
+        dead_keys = self._dead_letter_keys(source)
+        decoded = _cached_decode(changes, source, dead_keys)
         try:
             summary = events.summarize(decoded, source)
             clock.lap("decode")
             if summary.unknown_columns or summary.missing_columns:
                 source = self._follow_schema(summary, source)
                 decoded.unpersist()
-                decoded = _cached_decode(changes, source)
+                decoded = _cached_decode(changes, source, dead_keys)
             if summary.good:
                 good = decoded.where(F.col("error").isNull())
-                prior = self._known_deletes_upto(source)
-                upto = max(prior, summary.high_delete_lsn or NO_LSN)
-                self._append(_bronze(good), lake.changelog(source), batch_id, deletes_upto=upto)
-                self._deletes_upto[source.name] = upto
+                prior = self._held_by_bronze(source)
+                held = Held(max(prior.deletes_upto, summary.high_delete_lsn or NO_LSN),
+                            max(prior.lsn_upto, summary.high_lsn))
+                self._append(_bronze(good), lake.changelog(source), batch_id, held=held)
+                self._held[source.name] = held
                 clock.lap("bronze")
-                self._merge_silver(source, good, summary, batch_id, clock,
-                                   check_deletes=summary.low_lsn <= prior)
+                self._write_silver(source, good, summary, prior, batch_id, clock)
                 self.stats.changes[name] += summary.good
             if summary.bad:
                 # Decoded again, with the raw bytes the cached copy leaves out.
@@ -164,7 +172,7 @@ class BatchApplier:
         return self._marks[app]
 
     def _append(self, frame: DataFrame, table: lake.LakeTable, batch_id: int,
-                app_table: str | None = None, deletes_upto: int | None = None) -> None:
+                app_table: str | None = None, held: Held | None = None) -> None:
         """Append once per batch: a batch replayed after a crash finds its own
         commit in the table's history and skips the write."""
         app = self._app_id(app_table or table.name)
@@ -172,25 +180,41 @@ class BatchApplier:
         mark = self._mark(app, path)
         if mark is not None and mark.batch >= batch_id:
             return
-        mark = Mark(batch_id, deletes_upto)
+        mark = Mark(batch_id, held)
         (frame.write.format("delta").mode("append")
          .option("userMetadata", mark.text(app))
          .save(path))
         self._marks[app] = mark
 
-    def _known_deletes_upto(self, source: SourceTable) -> int:
-        """The highest LSN of a delete bronze holds for `source` (NO_LSN: none)."""
-        if source.name not in self._deletes_upto:
+    def _held_by_bronze(self, source: SourceTable) -> Held:
+        """The highest LSNs bronze holds for `source` (NO_LSN: none)."""
+        if source.name not in self._held:
             table = lake.changelog(source)
             path = table.path(self.settings)
             mark = self._mark(self._app_id(table.name), path)
-            if mark is not None and mark.deletes_upto is not None:
-                self._deletes_upto[source.name] = mark.deletes_upto
+            if mark is not None and mark.held is not None:
+                self._held[source.name] = mark.held
             else:  # bronze written by an older txlake: ask the table, once
-                [[upto]] = (self.spark.read.format("delta").load(path)
-                            .where(F.col("op") == "d").agg(F.max("lsn")).collect())
-                self._deletes_upto[source.name] = NO_LSN if upto is None else upto
-        return self._deletes_upto[source.name]
+                [[deletes, changes]] = (self.spark.read.format("delta").load(path).agg(
+                    F.max(F.when(F.col("op") == "d", F.col("lsn"))), F.max("lsn")).collect())
+                self._held[source.name] = Held(NO_LSN if deletes is None else deletes,
+                                               NO_LSN if changes is None else changes)
+        return self._held[source.name]
+
+    def _dead_letter_keys(self, source: SourceTable) -> set[bytes] | None:
+        if source.name not in self._dead_keys:
+            topic = self.settings.cdc_topic(source.name)
+            keys = (self.spark.read.format("delta").load(lake.DEAD_LETTERS.path(self.settings))
+                    .where(F.col("topic") == topic).select("key").distinct()
+                    .limit(MAX_DEAD_KEYS + 1).collect())
+            self._dead_keys[source.name] = _key_set(row.key for row in keys)
+        return self._dead_keys[source.name]
+
+    def _remember_dead_keys(self, source: SourceTable, bad: DataFrame) -> None:
+        known = self._dead_letter_keys(source)
+        if known is not None:
+            added = bad.select("raw_key").distinct().limit(MAX_DEAD_KEYS + 1).collect()
+            self._dead_keys[source.name] = _key_set([*known, *(row.raw_key for row in added)])
 
     def _merge(self, table: lake.LakeTable, batch_id: int, build) -> None:
         """Run a MERGE as an idempotent write of this batch (skipped on replay)."""
@@ -205,14 +229,33 @@ class BatchApplier:
             conf.unset("spark.databricks.delta.write.txnAppId")
             conf.unset("spark.databricks.delta.write.txnVersion")
 
-    def _merge_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
-                      batch_id: int, clock: _Clock, check_deletes: bool = True) -> None:
-        # Newest change per key within the batch: LSN order is commit order for
-        # one row; the offset breaks ties between a duplicate and its original.
-        newest = Window.partitionBy("key").orderBy(F.col("lsn").desc(), F.col("offset").desc())
-        changes = (good.withColumn("_n", F.row_number().over(newest)).where("_n = 1")
-                   .select("key", "op", "lsn", "row.*"))
+    def _write_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
+                      prior: Held, batch_id: int, clock: _Clock) -> None:
+        # A batch with dead letters may hold anything under them: no row is fresh.
+        fresh_after = None if summary.bad else prior.lsn_upto
+        changes = _newest_per_key(good, fresh_after).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            # A fresh key whose newest change is its delete was inserted and
+            # deleted within the batch: silver has nothing to do with it.
+            path = (F.when(~F.col("_fresh"), "merge")
+                    .when(F.col("op") == "d", "none").otherwise("append"))
+            counts = {row["path"]: row["count"] for row in
+                      changes.groupBy(path.alias("path")).count().collect()}
+            if counts.get("append"):
+                rows = changes.where(F.col("_fresh") & (F.col("op") != "d")).select(
+                    *(F.col(f"`{c}`") for c in source.column_names),
+                    F.col("lsn").alias("_lsn"), F.current_timestamp().alias("_ingested_at"))
+                self._append(rows, lake.silver(source), batch_id)
+                clock.lap(f"silver append {counts['append']:,}")
+            if counts.get("merge"):
+                self._merge_silver(source, changes.where(~F.col("_fresh")), summary, batch_id,
+                                   check_deletes=summary.low_lsn <= prior.deletes_upto)
+                clock.lap(f"silver merge {counts['merge']:,}")
+        finally:
+            changes.unpersist()
 
+    def _merge_silver(self, source: SourceTable, changes: DataFrame, summary: events.Summary,
+                      batch_id: int, check_deletes: bool = True) -> None:
         # Files whose key range misses the batch cannot hold a matching row:
         # bounding the key lets Delta skip them by their min/max statistics.
         def in_range(column):
@@ -243,7 +286,6 @@ class BatchApplier:
                 .whenMatchedDelete(condition="s.op = 'd' AND s.lsn > t._lsn")
                 .whenMatchedUpdate(condition="s.op <> 'd' AND s.lsn > t._lsn", set=values)
                 .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)))
-            clock.lap("silver")
         finally:
             changes.unpersist()
 
@@ -257,6 +299,7 @@ class BatchApplier:
         # Each source table writes its dead letters under a transaction id of its own.
         self._append(dead, lake.DEAD_LETTERS, batch_id,
                      app_table=f"{lake.DEAD_LETTERS.name}-{source.name}")
+        self._remember_dead_keys(source, bad)
 
 
 # Appends mark their commit with the writer and batch (commitInfo.userMetadata)
@@ -265,29 +308,44 @@ class BatchApplier:
 # newest commits of the log costs a few small reads.
 BATCH_MARK = ":batch="
 DELETES_MARK = ":deletes-upto="
+LSN_MARK = ":lsn-upto="
 RECENT_COMMITS = 20
 NO_LSN = -1  # below every LSN
+# Dead letters are rare; past this many keys a table simply stops appending.
+MAX_DEAD_KEYS = 1000
+
+
+@dataclass(frozen=True)
+class Held:
+    """The highest LSNs a bronze table holds: of a delete, and of any change."""
+
+    deletes_upto: int
+    lsn_upto: int
 
 
 @dataclass
 class Mark:
-    """What a writer's marked commit says: `<app>:batch=<n>[:deletes-upto=<lsn>]`."""
+    """What a writer's marked commit says:
+    `<app>:batch=<n>[:deletes-upto=<lsn>[:lsn-upto=<lsn>]]`."""
 
     batch: int
-    # Bronze only: the highest LSN of a delete the table holds after this commit.
-    deletes_upto: int | None = None
+    held: Held | None = None  # bronze only: what the table holds after this commit
 
     def text(self, app: str) -> str:
-        upto = "" if self.deletes_upto is None else f"{DELETES_MARK}{self.deletes_upto}"
-        return f"{app}{BATCH_MARK}{self.batch}{upto}"
+        held = "" if self.held is None else (
+            f"{DELETES_MARK}{self.held.deletes_upto}{LSN_MARK}{self.held.lsn_upto}")
+        return f"{app}{BATCH_MARK}{self.batch}{held}"
 
     @classmethod
     def parse(cls, text: str, app: str) -> Mark | None:
-        """The mark if `text` is one of `app`'s, else None."""
+        """The mark if `text` is one of `app`'s, else None. A bronze mark of an
+        older txlake (no `lsn-upto`) says nothing of what the table holds."""
         if not text.startswith(app + BATCH_MARK):
             return None
-        batch, _, upto = text[len(app) + len(BATCH_MARK):].partition(DELETES_MARK)
-        return cls(int(batch), int(upto) if upto else None)
+        batch, _, rest = text[len(app) + len(BATCH_MARK):].partition(DELETES_MARK)
+        deletes, _, changes = rest.partition(LSN_MARK)
+        held = Held(int(deletes), int(changes)) if deletes and changes else None
+        return cls(int(batch), held)
 
 
 def last_mark(spark: SparkSession, path: str, app: str) -> Mark | None:
@@ -336,12 +394,59 @@ class _Clock:
         return ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.laps)
 
 
-def _cached_decode(changes: DataFrame, source: SourceTable) -> DataFrame:
+def _cached_decode(changes: DataFrame, source: SourceTable,
+                   dead_keys: set[bytes] | None) -> DataFrame:
     """The decoded events, cached for the passes over them, without the raw
     Kafka bytes: only dead letters need those (rarely; they decode again), and
-    leaving them out of the cache takes ~1.4 s off a 500k-change batch."""
-    return (events.decode(changes, source).drop("raw_key", "raw_value")
-            .persist(StorageLevel.MEMORY_AND_DISK))
+    leaving them out of the cache takes ~1.4 s off a 500k-change batch.
+    `_dead_key` tells whether an event's Kafka key is a dead letter's (true
+    for all when the dead letters' keys are not known one by one)."""
+    if dead_keys is None:
+        dead = F.lit(True)
+    elif dead_keys:
+        dead = F.col("raw_key").isin(*dead_keys)
+    else:
+        dead = F.lit(False)
+    return (events.decode(changes, source).withColumn("_dead_key", dead)
+            .drop("raw_key", "raw_value").persist(StorageLevel.MEMORY_AND_DISK))
+
+
+def _key_set(keys) -> set[bytes] | None:
+    """Kafka keys as a set; None when one is missing (it could be any row's)
+    or when there are more than MAX_DEAD_KEYS."""
+    keys = list(keys)
+    if any(key is None for key in keys) or len(set(keys)) > MAX_DEAD_KEYS:
+        return None
+    return {bytes(key) for key in keys}
+
+
+def _newest_per_key(good: DataFrame, fresh_after: int | None) -> DataFrame:
+    """Newest change per key within the batch (LSN order is commit order for
+    one row; the offset breaks ties between a duplicate and its original),
+    with `_fresh`: whether silver cannot hold the key, so appending its newest
+    row equals merging it.
+
+    A key is fresh when its first change in the batch is an insert newer than
+    `fresh_after`, the highest LSN bronze held before this batch (None: no key
+    is fresh). Such an insert has not been applied: bronze is written before
+    silver, so a replayed batch or a copy of an applied insert is never newer.
+    And a row silver holds cannot be inserted again in the source until it is
+    deleted there; that delete comes before the insert on the key's Kafka
+    partition, so it would be the key's first change here, or was applied in
+    an earlier batch. Unless it went to the dead letters: a key whose Kafka key
+    (Debezium derives it from the primary key) is a dead letter's is merged.
+    """
+    by_key = Window.partitionBy("key")
+    if fresh_after is None:
+        fresh = F.lit(False)
+    else:
+        first_op = F.min_by("op", F.struct("lsn", "offset")).over(by_key)
+        fresh = ((first_op == "c") & (F.min("lsn").over(by_key) > F.lit(fresh_after))
+                 & ~F.max("_dead_key").over(by_key))
+    newest = by_key.orderBy(F.col("lsn").desc(), F.col("offset").desc())
+    return (good.withColumn("_fresh", fresh)
+            .withColumn("_n", F.row_number().over(newest)).where("_n = 1")
+            .select("key", "op", "lsn", "_fresh", "row.*"))
 
 
 def _bronze(good: DataFrame) -> DataFrame:

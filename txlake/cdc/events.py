@@ -120,6 +120,7 @@ class Summary:
     low_key: str | None
     high_key: str | None
     low_lsn: int | None  # of the good events
+    high_lsn: int | None  # of the good events
     high_delete_lsn: int | None  # of the good deletes
     unknown_columns: list[str]
     missing_columns: list[str]
@@ -147,12 +148,13 @@ def summarize(decoded: DataFrame, table: SourceTable) -> Summary:
         F.min(F.when(good, F.col("key"))).alias("low"),
         F.max(F.when(good, F.col("key"))).alias("high"),
         F.min(F.when(good, F.col("lsn"))).alias("low_lsn"),
+        F.max(F.when(good, F.col("lsn"))).alias("high_lsn"),
         F.max(F.when(good & (F.col("op") == "d"), F.col("lsn"))).alias("high_delete_lsn"),
         F.collect_set(F.when(with_image, shape)).alias("shapes"),
     ).first()
     unknown, missing = _drift(row["shapes"] or [], table.column_names)
     return Summary(row["good"], row["bad"], row["deletes"], row["low"], row["high"],
-                   row["low_lsn"], row["high_delete_lsn"], unknown, missing)
+                   row["low_lsn"], row["high_lsn"], row["high_delete_lsn"], unknown, missing)
 
 
 def _drift(shapes: list[str], known: list[str]) -> tuple[list[str], list[str]]:
