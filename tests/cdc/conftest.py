@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -22,6 +25,34 @@ def ingest_now(stack, spark):
 @pytest.fixture
 def reconcile_now(stack, spark):
     return lambda: reconcile(spark, stack, limit=5)
+
+
+def run_txlake(*args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
+    """`txlake ARGS` in a process of its own, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **env})
+
+
+@pytest.fixture
+def txlake_cli():
+    return run_txlake
+
+
+@pytest.fixture
+def generate(free_day):
+    """`txlake generate customers|transactions`, which must succeed; transactions
+    go to the first day the source does not hold yet from `start` on."""
+    def customers(count: int, seed: int) -> None:
+        done = run_txlake("generate", "customers", "--count", str(count), "--seed", str(seed))
+        assert done.returncode == 0, done.stderr
+
+    def transactions(start, count: int, seed: int, updates: float, deletes: float) -> None:
+        done = run_txlake("generate", "transactions", "--date", free_day(start),
+                          "--count", str(count), "--seed", str(seed),
+                          "--update-share", str(updates), "--delete-share", str(deletes), "--quiet")
+        assert done.returncode == 0, done.stderr
+
+    return customers, transactions
 
 
 @pytest.fixture

@@ -26,19 +26,12 @@ def _log_entries(settings, table: lake.LakeTable) -> int:
 
 
 def test_sigkill_between_bronze_and_silver_then_restart_converges(stack, spark, ingest_now,
-                                                                  reconcile_now, free_day,
+                                                                  reconcile_now, generate,
                                                                   tmp_path):
-    customers = subprocess.run([sys.executable, "-m", "txlake", "generate", "customers",
-                                "--count", "500", "--seed", "9"], capture_output=True, text=True,
-                               timeout=300)
-    assert customers.returncode == 0, customers.stderr
+    customers, transactions = generate
+    customers(500, seed=9)
     ingest_now()  # start from a caught-up lake
-    day = free_day(date(2026, 10, 12))
-    generated = subprocess.run(
-        [sys.executable, "-m", "txlake", "generate", "transactions", "--date", day,
-         "--count", "60000", "--seed", "9", "--update-share", "0.2", "--delete-share", "0.1"],
-        capture_output=True, text=True, timeout=300)
-    assert generated.returncode == 0, generated.stderr
+    transactions(date(2026, 10, 12), 60_000, seed=9, updates=0.2, deletes=0.1)
     bronze = lake.changelog(TRANSACTIONS)
     commits_before = _log_entries(stack, bronze)
 

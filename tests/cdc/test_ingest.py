@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -21,20 +19,11 @@ def delta_version(spark, path: str) -> int:
     return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
 
 
-def _txlake(*args: str, **env: str) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True, text=True,
-                          timeout=900, env={**os.environ, **env})
-
-
 def test_generate_then_ingest_with_no_sleep_leaves_reconcile_clean(stack, ingest_now,
-                                                                   reconcile_now, free_day):
-    assert _txlake("generate", "customers", "--count", "300", "--seed", "5").returncode == 0
-    generated = _txlake("generate", "transactions", "--date", free_day(date(2026, 10, 5)),
-                        "--count", "5000",
-                        "--seed", "5", "--update-share", "0.1", "--delete-share", "0.05")
-    assert generated.returncode == 0, generated.stderr
+                                                                   reconcile_now, generate):
+    customers, transactions = generate
+    customers(300, seed=5)
+    transactions(date(2026, 10, 5), 5_000, seed=5, updates=0.1, deletes=0.05)
 
     result = ingest_now()
 
@@ -55,12 +44,12 @@ def test_ingest_with_nothing_new_commits_nothing(stack, spark, ingest_now):
     assert {p: delta_version(spark, p) for p in paths} == before
 
 
-def test_the_cli_reports_its_figures_as_json_and_reconcile_exits_zero(stack):
-    run = _txlake("ingest", "--json")
+def test_the_cli_reports_its_figures_as_json_and_reconcile_exits_zero(stack, txlake_cli):
+    run = txlake_cli("ingest", "--json")
 
     assert run.returncode == 0, run.stderr
     figures = json.loads(run.stdout)
     assert set(figures) >= {"batches", "changes", "dead_letters", "seconds"}
-    check = _txlake("reconcile", "--json")
+    check = txlake_cli("reconcile", "--json")
     assert check.returncode == 0, check.stdout + check.stderr
     assert json.loads(check.stdout)["clean"] is True

@@ -15,14 +15,6 @@ import pytest
 pytestmark = pytest.mark.stack
 
 
-def _generate(day: str, count: int, seed: int) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "txlake", "generate", "transactions", "--date", day,
-         "--count", str(count), "--seed", str(seed), "--update-share", "0.3",
-         "--delete-share", "0.1", "--quiet"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-
-
 def _wait_until_clean(reconcile_now, streamer, log, seconds: float) -> dict:
     deadline = time.monotonic() + seconds
     while True:
@@ -35,11 +27,9 @@ def _wait_until_clean(reconcile_now, streamer, log, seconds: float) -> dict:
 
 
 def test_stream_applies_changes_as_they_are_committed_and_stops_cleanly_on_sigterm(
-        stack, ingest_now, reconcile_now, free_day, tmp_path):
-    customers = subprocess.run([sys.executable, "-m", "txlake", "generate", "customers",
-                                "--count", "300", "--seed", "21"], capture_output=True,
-                               text=True, timeout=300)
-    assert customers.returncode == 0, customers.stderr
+        stack, ingest_now, reconcile_now, generate, tmp_path):
+    customers, transactions = generate
+    customers(300, seed=21)
     ingest_now()  # the lake's tables exist and hold what came before
     log = tmp_path / "stream.log"
     with open(log, "w") as out:
@@ -48,9 +38,9 @@ def test_stream_applies_changes_as_they_are_committed_and_stops_cleanly_on_sigte
                                     env={**os.environ, "STREAM_TRIGGER_SECONDS": "1"})
     try:
         # Two rounds: the second lands on a stream that is already running.
-        _generate(free_day(date(2026, 9, 14)), 3_000, seed=21)
+        transactions(date(2026, 9, 14), 3_000, seed=21, updates=0.3, deletes=0.1)
         _wait_until_clean(reconcile_now, streamer, log, seconds=600)
-        _generate(free_day(date(2026, 9, 14)), 2_000, seed=22)
+        transactions(date(2026, 9, 14), 2_000, seed=22, updates=0.3, deletes=0.1)
         _wait_until_clean(reconcile_now, streamer, log, seconds=300)
         streamer.send_signal(signal.SIGTERM)
         code = streamer.wait(timeout=120)
@@ -64,6 +54,6 @@ def test_stream_applies_changes_as_they_are_committed_and_stops_cleanly_on_sigte
     assert "Traceback" not in output, output
 
     # The stop released the lake lock and left a checkpoint the next run continues from.
-    _generate(free_day(date(2026, 9, 14)), 1_000, seed=23)
+    transactions(date(2026, 9, 14), 1_000, seed=23, updates=0.3, deletes=0.1)
     ingest_now()
     assert reconcile_now()["clean"]

@@ -19,14 +19,14 @@ def ids_for(spark: SparkSession, path: str, rows: DataFrame) -> DataFrame:
     new = (rows.select("vendor").where(F.col("vendor").isNotNull()).distinct()
            .join(known, "vendor", "left_anti"))
     names = sorted(row["vendor"] for row in new.collect())
-    if names:
-        [[top]] = known.agg(F.max("id")).collect()
-        first = (top or 0) + 1
-        if first + len(names) - 1 > MAX_ID:
-            raise TxlakeError(f"features: the vendor dictionary at {path} is full "
-                              f"({MAX_ID:,} ids)")
-        added = spark.createDataFrame([(name, first + i) for i, name in enumerate(names)],
-                                      "vendor string, id int")
-        added.write.format("delta").mode("append").save(path)
-        say(f"features: {len(names):,} new vendor(s) in the dictionary")
+    if not names:
+        return known
+    [[top]] = known.agg(F.max("id")).collect()
+    first = (top or 0) + 1
+    if first + len(names) - 1 > MAX_ID:
+        raise TxlakeError(f"features: the vendor dictionary at {path} is full ({MAX_ID:,} ids)")
+    added = spark.createDataFrame([(name, first + i) for i, name in enumerate(names)],
+                                  "vendor string, id int")
+    added.write.format("delta").mode("append").save(path)
+    say(f"features: {len(names):,} new vendor(s) in the dictionary")
     return spark.read.format("delta").load(path)
