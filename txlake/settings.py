@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     # 50). A laptop lake's logs are small: one task, no shuffle to wait for.
     delta_snapshot_partitions: int = Field(1, ge=1)
     stream_trigger_seconds: float = Field(1.0, gt=0)
+    # Kafka records one ingest micro-batch takes at most. A catch-up applies
+    # its backlog in batches this big; the bigger, the more keys are inserted
+    # and changed within one batch, which silver appends instead of merging.
+    ingest_max_batch_records: int = Field(1_000_000, ge=1)
     # The warm Spark driver (a stack service) that `txlake features` hands its
     # runs to; empty: every run starts a Spark of its own.
     features_driver_url: str = "http://127.0.0.1:8092"

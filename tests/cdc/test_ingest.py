@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from txlake.cdc.tables import CAPTURED
+from txlake.cdc import ingest
+from txlake.cdc.tables import CAPTURED, TRANSACTIONS
 from txlake.lake import tables as lake
 
 pytestmark = pytest.mark.stack
@@ -28,6 +29,30 @@ def test_generate_then_ingest_with_no_sleep_leaves_reconcile_clean(stack, ingest
     result = ingest_now()
 
     assert sum(result.stats.changes.values()) > 0
+    report = reconcile_now()
+    assert report["clean"], report
+
+
+def test_a_backlog_bigger_than_a_batch_is_applied_in_several_and_stays_exact(
+        stack, spark, ingest_now, reconcile_now, generate):
+    from delta.tables import DeltaTable
+
+    customers, transactions = generate
+    customers(100, seed=7)
+    ingest_now()
+    # 2,000 inserts committed first, then 400 updates and 200 deletes, most of
+    # them of those rows: in batches of 1,000 records, the last batch changes
+    # rows an earlier one appended, which silver has to merge.
+    transactions(date(2026, 10, 12), 2_000, seed=7, updates=0.2, deletes=0.1)
+    silver = lake.silver(TRANSACTIONS).path(stack)
+    before = delta_version(spark, silver)
+
+    result = ingest.run(stack.model_copy(update={"ingest_max_batch_records": 1_000}))
+
+    assert result.stats.batches >= 3
+    operations = {row.operation for row in DeltaTable.forPath(spark, silver).history()
+                  .where(f"version > {before}").select("operation").collect()}
+    assert operations == {"WRITE", "MERGE"}
     report = reconcile_now()
     assert report["clean"], report
 

@@ -275,19 +275,17 @@ class BatchApplier:
                        .where(F.col("_deleted_lsn").isNull()
                               | (F.col("lsn") >= F.col("_deleted_lsn")))
                        .drop("_deleted_lsn"))
-        changes = changes.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            values = {c: f"s.`{c}`" for c in source.column_names}
-            values.update({"_lsn": "s.lsn", "_ingested_at": "current_timestamp()"})
-            target_key = F.col(f"t.`{source.key}`")
-            match = (target_key == F.col("s.key")) & in_range(target_key)
-            self._merge(lake.silver(source), batch_id, lambda target: (
-                target.alias("t").merge(changes.alias("s"), match)
-                .whenMatchedDelete(condition="s.op = 'd' AND s.lsn > t._lsn")
-                .whenMatchedUpdate(condition="s.op <> 'd' AND s.lsn > t._lsn", set=values)
-                .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)))
-        finally:
-            changes.unpersist()
+        # Not persisted here: a source that is not a plain Delta scan, like
+        # this one, Delta materializes itself before the MERGE's two passes.
+        values = {c: f"s.`{c}`" for c in source.column_names}
+        values.update({"_lsn": "s.lsn", "_ingested_at": "current_timestamp()"})
+        target_key = F.col(f"t.`{source.key}`")
+        match = (target_key == F.col("s.key")) & in_range(target_key)
+        self._merge(lake.silver(source), batch_id, lambda target: (
+            target.alias("t").merge(changes.alias("s"), match)
+            .whenMatchedDelete(condition="s.op = 'd' AND s.lsn > t._lsn")
+            .whenMatchedUpdate(condition="s.op <> 'd' AND s.lsn > t._lsn", set=values)
+            .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)))
 
     # -- dead letters -------------------------------------------------------
 

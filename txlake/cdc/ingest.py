@@ -29,7 +29,6 @@ from txlake.settings import Settings
 
 CHECKPOINT = "_txlake/checkpoints/ingest"
 RUN_ID_FILE = f"{CHECKPOINT}/txlake-run-id"
-MAX_OFFSETS_PER_BATCH = 500_000
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def _reader(spark, settings: Settings):
             # A gap in the offsets means Kafka deleted changes we never read:
             # stop loudly instead of silently missing them.
             .option("failOnDataLoss", "true")
-            .option("maxOffsetsPerTrigger", MAX_OFFSETS_PER_BATCH)
+            .option("maxOffsetsPerTrigger", settings.ingest_max_batch_records)
             .load())
 
 
