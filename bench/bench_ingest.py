@@ -10,10 +10,10 @@ up`); it adds its own days of transactions to the source and ingests them.
   start of `ingest` (which first waits for Debezium to have them all in
   Kafka) until silver equals the source.
 - batch cost: with silver grown to each of `--sizes` rows, the time of one
-  `ingest` of a fixed 10,000-change batch (7k inserts, 2k updates, 1k deletes)
-  in the process that grew it, after one such batch to warm the JVM up. The
-  batch's corrections aim at the 7 days before it, which hold 10,000 rows
-  each at every size.
+  `txlake ingest` of a fixed 10,000-change batch (7k inserts, 2k updates, 1k
+  deletes) in a process of its own, as the daily DAG runs it. The batch's
+  corrections aim at the 7 days before it, which hold 10,000 rows each at
+  every size.
 - stream freshness: with `txlake stream` running, single-row commits at
   `--rate` per second for `--stream-warmup` seconds, then for
   `--stream-seconds` more, measured; each change's latency is the
@@ -25,6 +25,7 @@ up`); it adds its own days of transactions to the source and ingests them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -56,6 +57,15 @@ def generate(day: date, inserts: int, seed: int, updates: float = 0.2 / 0.7,
                     "--update-share", f"{updates:.6f}", "--delete-share", f"{deletes:.6f}",
                     "--quiet"], check=True)
     return time.monotonic() - started
+
+
+def fresh_ingest() -> dict:
+    """`txlake ingest --json` in a process of its own, as the daily DAG runs it:
+    every size is timed on an equally cold JVM (one that grew the lake warms
+    up as it goes, and times the first size slowest)."""
+    done = subprocess.run([sys.executable, "-m", "txlake", "ingest", "--json"],
+                          stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout)
 
 
 def source_rows(settings) -> int:
@@ -197,17 +207,7 @@ def main() -> int:
         report = reconcile(spark, settings, limit=3)
         rows.append(("reconcile after catch-up", "clean" if report["clean"] else "DIFFERENT"))
 
-    sizes = [int(s) for s in args.sizes.split(",") if s] if args.only in (None, "sizes") else []
-    if sizes:
-        # Growing the lake only appends: without this, the first size would
-        # time the process's first MERGE, on code the JVM has not compiled yet
-        # (5.8 s instead of 3.4-4.1 s at the next sizes, 11-30). The second
-        # day's corrections of the first day's rows are what merges.
-        for _ in range(2):
-            day = free_day(settings, day)
-            generate(day, 7_000, seed=day.toordinal(), updates=2 / 7, deletes=1 / 7)
-            ingest.run(settings)
-    for size in sizes:
+    for size in [int(s) for s in args.sizes.split(",") if s] if args.only in (None, "sizes") else []:
         # Bulk days first, then a week of RECENT_DAY_ROWS a day: the batch's
         # corrections hit rows of the 7 days before it, so every size sees the
         # same neighbourhood and only the table's size differs.
@@ -222,9 +222,9 @@ def main() -> int:
         ingest.run(settings)
         day = free_day(settings, day)
         generate(day, 7_000, seed=day.toordinal(), updates=2 / 7, deletes=1 / 7)
-        batch = ingest.run(settings)
+        batch = fresh_ingest()
         rows.append((f"10k-change batch, silver ~{source_rows(settings):,} rows",
-                     f"{batch.seconds:.1f} s (watermark {batch.watermark_seconds:.1f} s)"))
+                     f"{batch['seconds']:.1f} s (watermark {batch['watermark_seconds']:.1f} s)"))
 
     if args.only in (None, "stream"):
         rows += stream_freshness(settings, args.stream_seconds, args.rate, args.stream_warmup,

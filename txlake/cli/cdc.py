@@ -21,7 +21,8 @@ def ingest(as_json: bool) -> None:
     2. Reads the CDC topics from where the last run stopped (Spark checkpoint
        on the object store) and, per micro-batch:
        - appends every event to bronze (<table>_changelog),
-       - MERGEs the newest change per key into silver (<table>), by LSN,
+       - writes the newest change per key (by LSN) to silver (<table>):
+         appended when the key is new to silver, MERGEd otherwise,
        - parks undecodable events in cdc_dead_letters with the reason.
     Safe to re-run and to kill at any point: a restarted run finishes the job
     with no duplicates. Holds the lake lock of these tables while it runs.
