@@ -52,20 +52,23 @@ RECENT_DAY_ROWS = 10_000
 def generate(day: date, inserts: int, seed: int, updates: float = 0.2 / 0.7,
              deletes: float = 0.1 / 0.7) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "txlake", "generate", "transactions", "--date",
-                    day.isoformat(), "--count", str(inserts), "--seed", str(seed),
-                    "--update-share", f"{updates:.6f}", "--delete-share", f"{deletes:.6f}",
-                    "--quiet"], check=True)
+    print(txlake("generate", "transactions", "--date", day.isoformat(), "--count", str(inserts),
+           "--seed", str(seed), "--update-share", f"{updates:.6f}",
+           "--delete-share", f"{deletes:.6f}", "--quiet"), end="")
     return time.monotonic() - started
+
+
+def txlake(*args: str) -> str:
+    """`txlake ARGS` in a process of its own, which must succeed; its output."""
+    return subprocess.run([sys.executable, "-m", "txlake", *args], stdout=subprocess.PIPE,
+                          text=True, check=True).stdout
 
 
 def fresh_ingest() -> dict:
     """`txlake ingest --json` in a process of its own, as the daily DAG runs it:
     every size is timed on an equally cold JVM (one that grew the lake warms
     up as it goes, and times the first size slowest)."""
-    done = subprocess.run([sys.executable, "-m", "txlake", "ingest", "--json"],
-                          stdout=subprocess.PIPE, text=True, check=True)
-    return json.loads(done.stdout)
+    return json.loads(txlake("ingest", "--json"))
 
 
 def source_rows(settings) -> int:
@@ -188,8 +191,7 @@ def main() -> int:
     args = parser.parse_args()
     settings = get_settings()
     spark = session(settings, "txlake-bench-ingest")
-    subprocess.run([sys.executable, "-m", "txlake", "generate", "customers", "--count", "100000",
-                    "--quiet"], check=True)
+    print(txlake("generate", "customers", "--count", "100000", "--quiet"), end="")
     rows: list[tuple[str, str]] = []
     ingest.run(settings)  # start from a caught-up lake
     day = free_day(settings, date(2025, 1, 1))

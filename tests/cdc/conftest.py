@@ -18,8 +18,9 @@ from txlake.lake import tables as lake
 
 @pytest.fixture
 def ingest_now(stack, spark):
-    """Run `txlake ingest` in this process (the Spark session stays warm)."""
-    return lambda: ingest.run(stack)
+    """Run `txlake ingest` in this process (the Spark session stays warm),
+    with any settings given overridden."""
+    return lambda **settings: ingest.run(stack.model_copy(update=settings))
 
 
 @pytest.fixture

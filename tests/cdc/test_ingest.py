@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from txlake.cdc import ingest
 from txlake.cdc.tables import CAPTURED, TRANSACTIONS
 from txlake.lake import tables as lake
 
@@ -47,7 +46,7 @@ def test_a_backlog_bigger_than_a_batch_is_applied_in_several_and_stays_exact(
     silver = lake.silver(TRANSACTIONS).path(stack)
     before = delta_version(spark, silver)
 
-    result = ingest.run(stack.model_copy(update={"ingest_max_batch_records": 1_000}))
+    result = ingest_now(ingest_max_batch_records=1_000)
 
     assert result.stats.batches >= 3
     operations = {row.operation for row in DeltaTable.forPath(spark, silver).history()
