@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -67,6 +69,27 @@ def spark(stack: Settings):
     from txlake.lake.spark import session
 
     return session(stack, "txlake-tests")
+
+
+@pytest.fixture(scope="session")
+def txlake_cli():
+    """Runs `txlake ARGS` in a process of its own, as a user or an Airflow task
+    does: `txlake_cli(*args, timeout=seconds, NAME=value...)` adds NAME=value
+    to the environment and returns the finished process, output captured."""
+    def run(*args: str, timeout: float = 1800, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True,
+                              text=True, timeout=timeout, env={**os.environ, **env})
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def ingest_now(stack: Settings, spark):
+    """`txlake ingest` in this process (the Spark session stays warm), with any
+    settings given overridden: `ingest_now(ingest_max_batch_records=1000)`."""
+    from txlake.cdc import ingest
+
+    return lambda **overrides: ingest.run(stack.model_copy(update=overrides))
 
 
 @pytest.fixture

@@ -30,9 +30,8 @@ def _main_pid(ctx, name: str) -> int:
     return main.pid
 
 
-def test_status_lists_the_three_airflow_services_healthy(stack):
-    result = subprocess.run([sys.executable, "-m", "txlake", "stack", "status", "--json"],
-                            capture_output=True, text=True, timeout=120)
+def test_status_lists_the_three_airflow_services_healthy(stack, txlake_cli):
+    result = txlake_cli("stack", "status", "--json", timeout=120)
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     for name in NAMES:
         assert rows[name]["healthy"] is True, rows[name]

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from txlake.cdc import ingest
 from txlake.cdc.reconcile import reconcile
 from txlake.generate.load import first_free_day
 from txlake.lake import tables as lake
-
-
-@pytest.fixture
-def ingest_now(stack, spark):
-    """Run `txlake ingest` in this process (the Spark session stays warm),
-    with any settings given overridden."""
-    return lambda **settings: ingest.run(stack.model_copy(update=settings))
 
 
 @pytest.fixture
@@ -28,27 +17,16 @@ def reconcile_now(stack, spark):
     return lambda: reconcile(spark, stack, limit=5)
 
 
-def run_txlake(*args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
-    """`txlake ARGS` in a process of its own, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **env})
-
-
 @pytest.fixture
-def txlake_cli():
-    return run_txlake
-
-
-@pytest.fixture
-def generate(free_day):
+def generate(free_day, txlake_cli):
     """`txlake generate customers|transactions`, which must succeed; transactions
     go to the first day the source does not hold yet from `start` on."""
     def customers(count: int, seed: int) -> None:
-        done = run_txlake("generate", "customers", "--count", str(count), "--seed", str(seed))
+        done = txlake_cli("generate", "customers", "--count", str(count), "--seed", str(seed))
         assert done.returncode == 0, done.stderr
 
     def transactions(start, count: int, seed: int, updates: float, deletes: float) -> None:
-        done = run_txlake("generate", "transactions", "--date", free_day(start),
+        done = txlake_cli("generate", "transactions", "--date", free_day(start),
                           "--count", str(count), "--seed", str(seed),
                           "--update-share", str(updates), "--delete-share", str(deletes), "--quiet")
         assert done.returncode == 0, done.stderr

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,12 +12,10 @@ from txlake.lake.lock import lake_lock
 pytestmark = pytest.mark.stack
 
 
-def test_a_second_ingest_gives_up_with_a_message_naming_the_first(stack):
+def test_a_second_ingest_gives_up_with_a_message_naming_the_first(stack, txlake_cli):
     with lake_lock(stack, ["transactions"], "test-holder", timeout=5):
         started = time.monotonic()
-        second = subprocess.run([sys.executable, "-m", "txlake", "ingest"], capture_output=True,
-                                text=True, timeout=300,
-                                env={**os.environ, "LAKE_LOCK_TIMEOUT_SECONDS": "2"})
+        second = txlake_cli("ingest", timeout=300, LAKE_LOCK_TIMEOUT_SECONDS="2")
 
     assert second.returncode == 1
     last = second.stderr.strip().splitlines()[-1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 import sys
 from datetime import date, timedelta
 
@@ -112,9 +111,8 @@ def test_materialize_on_a_state_nobody_applied_registers_the_repo_first(stack, g
     assert ops.registered_views(ops.store(fresh)) == set(ops.VIEWS)
 
 
-def test_materialize_with_the_end_before_the_start_is_a_one_line_error():
-    run = subprocess.run([sys.executable, "-m", "txlake", "feast", "materialize", "--start", "2040-01-09",
-                          "--end", "2040-01-02"], capture_output=True, text=True)
+def test_materialize_with_the_end_before_the_start_is_a_one_line_error(txlake_cli):
+    run = txlake_cli("feast", "materialize", "--start", "2040-01-09", "--end", "2040-01-02")
     assert run.returncode == 1
     assert run.stderr.strip() == "txlake: error: --end (2040-01-02) is before --start (2040-01-09)"
 

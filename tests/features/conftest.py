@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -13,23 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from txlake.cdc import ingest
 from txlake.features.aggregate import midnight
 from txlake.quality.checks import CHANNELS
 
 VENDORS = ("Acme Foods", "Bolt Taxi", "Cinema City", "Delta Fuel", "Eden Books", "Fjord Travel")
-
-
-def txlake_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    """The console script in a subprocess, as a user or an Airflow task runs it."""
-    return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True, text=True,
-                          timeout=1200, env={**os.environ, **env})
-
-
-@pytest.fixture(scope="session")
-def ingest_now(stack, spark):
-    """`txlake ingest` in this process (the Spark session stays warm)."""
-    return lambda: ingest.run(stack)
 
 
 def free_monday(conn, start: date) -> date:

@@ -21,7 +21,7 @@ from txlake import artifacts
 from txlake.errors import TxlakeError
 from txlake.features.driver import _follow
 
-from .conftest import features_sql, gold_rows, txlake_cli
+from .conftest import features_sql, gold_rows
 
 
 def _health(settings) -> dict:
@@ -37,7 +37,8 @@ def _free_port() -> int:
 
 
 @pytest.mark.stack
-def test_a_features_run_goes_to_the_driver_shows_its_progress_and_equals_sql(weeks, stack, spark, pg):
+def test_a_features_run_goes_to_the_driver_shows_its_progress_and_equals_sql(weeks, stack, spark, pg,
+                                                                             txlake_cli):
     runs_before = _health(stack)["runs"]
 
     out = txlake_cli("features", "--as-of", weeks.second.isoformat(), "--json")
@@ -61,7 +62,7 @@ def test_the_driver_refuses_a_request_it_cannot_read_and_says_why(stack):
     assert response.json()["error"].startswith("bad request: ")
 
 
-def test_an_unreachable_driver_is_one_line_naming_it_and_the_way_out():
+def test_an_unreachable_driver_is_one_line_naming_it_and_the_way_out(txlake_cli):
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
 

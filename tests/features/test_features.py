@@ -17,7 +17,7 @@ from txlake.features.aggregate import midnight, week_days
 from txlake.lake import tables as lake
 from txlake.lake.storage import s3_client
 
-from .conftest import features_sql, gold_rows, insert_transactions, txlake_cli
+from .conftest import features_sql, gold_rows, insert_transactions
 
 pytestmark = pytest.mark.stack
 
@@ -85,7 +85,8 @@ def test_a_late_update_changes_last_weeks_features_at_the_next_run(weeks, comput
     assert after[user]["max_amount_l1w"] == 123.45
 
 
-def test_running_a_week_again_leaves_the_table_identical(weeks, computed, stack, spark):
+def test_running_a_week_again_leaves_the_table_identical(weeks, computed, stack, spark,
+                                                         txlake_cli):
     from delta.tables import DeltaTable
 
     path = stack.lake_path("features")
@@ -243,7 +244,7 @@ def test_a_backfill_takes_every_seventh_day_from_the_first_up_to_the_last():
     (("--from", "2026-11-09", "--to", "2026-11-02"), "is before --from"),
     (("--as-of", "2026-11-2"), "--as-of expects a date as YYYY-MM-DD (got '2026-11-2')"),
 ])
-def test_bad_arguments_give_one_line(args, message):
+def test_bad_arguments_give_one_line(args, message, txlake_cli):
     out = txlake_cli("features", *args)
 
     assert out.returncode != 0

@@ -3,8 +3,6 @@ retention still covers, and a retention under 7 days is refused."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -68,9 +66,8 @@ def test_a_retention_under_seven_days_is_refused_before_anything_is_touched(stac
     assert len(spark.read.format("delta").load(small_files).inputFiles()) == APPENDS
 
 
-def test_the_command_refuses_a_short_retention_in_one_line():
-    run = subprocess.run([sys.executable, "-m", "txlake", "maintain", "--retention-hours", "24"],
-                         capture_output=True, text=True)
+def test_the_command_refuses_a_short_retention_in_one_line(txlake_cli):
+    run = txlake_cli("maintain", "--retention-hours", "24")
     assert run.returncode == 1
     assert run.stderr.strip().startswith("txlake: error: --retention-hours must be at least 168")
     assert len(run.stderr.strip().splitlines()) == 1

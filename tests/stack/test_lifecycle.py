@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,17 +15,12 @@ from txlake.stack.service import port_open
 pytestmark = pytest.mark.stack
 
 
-def _txlake(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "txlake", *args], capture_output=True,
-                          text=True, timeout=600)
-
-
 def _pids(settings) -> dict[str, int]:
     return {row["name"]: row["pid"] for row in manager.status(settings)}
 
 
-def test_status_json_lists_every_service_healthy_with_endpoint_and_log(stack):
-    result = _txlake("stack", "status", "--json")
+def test_status_json_lists_every_service_healthy_with_endpoint_and_log(stack, txlake_cli):
+    result = txlake_cli("stack", "status", "--json")
 
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -40,26 +33,26 @@ def test_status_json_lists_every_service_healthy_with_endpoint_and_log(stack):
     assert stack.postgres_password.get_secret_value() not in result.stdout
 
 
-def test_up_twice_is_harmless_and_quick(stack):
+def test_up_twice_is_harmless_and_quick(stack, txlake_cli):
     before = _pids(stack)
     started = time.monotonic()
 
-    result = _txlake("stack", "up")
+    result = txlake_cli("stack", "up")
 
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 30
     assert _pids(stack) == before
 
 
-def test_up_after_a_crash_restarts_only_the_dead_service(stack):
+def test_up_after_a_crash_restarts_only_the_dead_service(stack, txlake_cli):
     before = _pids(stack)
     os.kill(before["minio"], signal.SIGKILL)
     deadline = time.monotonic() + 10
     while port_open(stack.s3_host, stack.s3_port) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _txlake("stack", "status").returncode == 1
+    assert txlake_cli("stack", "status").returncode == 1
 
-    result = _txlake("stack", "up")
+    result = txlake_cli("stack", "up")
 
     assert result.returncode == 0, result.stderr
     after = _pids(stack)

@@ -50,11 +50,8 @@ def scratch_table(stack: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def lake_with_data(stack: Settings) -> Settings:
+def lake_with_data(stack: Settings, txlake_cli) -> Settings:
     """The lake holds ingested transactions (`txlake ingest` has run at least once)."""
-    import subprocess
-    import sys
-
     def lake_rows() -> int:
         try:
             return catalog.query(stack, "SELECT count(*) FROM lakehouse.project.transactions")[0][0]
@@ -65,8 +62,7 @@ def lake_with_data(stack: Settings) -> Settings:
         with psycopg_conn(stack) as conn:
             if not conn.execute("SELECT 1 FROM transactions LIMIT 1").fetchone():
                 pytest.fail("the source has no transactions: run `txlake generate` first")
-        result = subprocess.run([sys.executable, "-m", "txlake", "ingest"], capture_output=True,
-                                text=True, timeout=1800)
+        result = txlake_cli("ingest")
         assert result.returncode == 0, result.stderr[-2000:]
     return stack
 

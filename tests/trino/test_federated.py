@@ -7,8 +7,6 @@ lake table must be in Trino without any manual step (ingest registers it).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -30,10 +28,14 @@ LAKE_TX = """
     FROM lakehouse.project.transactions"""
 
 
-def _ingest() -> None:
-    result = subprocess.run([sys.executable, "-m", "txlake", "ingest"], capture_output=True,
-                            text=True, timeout=1800)
-    assert result.returncode == 0, result.stderr[-3000:]
+@pytest.fixture
+def ingest(txlake_cli):
+    """`txlake ingest`, which must succeed."""
+    def run() -> None:
+        result = txlake_cli("ingest")
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return run
 
 
 @pytest.fixture
@@ -57,8 +59,8 @@ def changed_source(pg):
     return ids
 
 
-def test_lake_equals_source_after_ingest(changed_source, trino_query):
-    _ingest()
+def test_lake_equals_source_after_ingest(changed_source, trino_query, ingest):
+    ingest()
 
     [[source_rows]] = trino_query("SELECT count(*) FROM source.public.transactions")
     [[lake_rows]] = trino_query("SELECT count(*) FROM lakehouse.project.transactions")
@@ -77,10 +79,10 @@ def test_lake_equals_source_after_ingest(changed_source, trino_query):
 
 
 def test_the_user_script_reports_no_difference_after_ingest(changed_source, trino_query,
-                                                           sql_statements):
+                                                           sql_statements, ingest):
     from txlake.settings import project_root
 
-    _ingest()
+    ingest()
     (statement,) = sql_statements(project_root() / "scripts" / "sql" / "source_vs_lake.sql")
 
     for table, source_rows, lake_rows, only_in_source, only_in_lake in trino_query(statement):
