@@ -209,7 +209,8 @@ def main() -> int:
         report = reconcile(spark, settings, limit=3)
         rows.append(("reconcile after catch-up", "clean" if report["clean"] else "DIFFERENT"))
 
-    for size in [int(s) for s in args.sizes.split(",") if s] if args.only in (None, "sizes") else []:
+    sizes = [int(s) for s in args.sizes.split(",") if s] if args.only in (None, "sizes") else []
+    for size in sizes:
         # Bulk days first, then a week of RECENT_DAY_ROWS a day: the batch's
         # corrections hit rows of the 7 days before it, so every size sees the
         # same neighbourhood and only the table's size differs.
