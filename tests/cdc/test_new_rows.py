@@ -1,5 +1,7 @@
 """Rows new to silver are appended to it instead of merged: the same rows, at
-a fraction of the fixed cost of a MERGE. What silver may hold is merged."""
+a fraction of the fixed cost of a MERGE. What silver may hold is merged; the
+MERGE rewrites the small files it changes, and marks the changed rows of
+larger ones in deletion vectors."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import uuid
 import pytest
 from confluent_kafka import Producer
 
+from txlake.cdc import apply
 from txlake.cdc.tables import TRANSACTIONS
 from txlake.lake import tables as lake
 
@@ -134,3 +137,53 @@ def test_an_insert_sharing_its_kafka_key_with_a_dead_letter_is_merged(
     assert _last_silver_operation(stack, spark) == "WRITE"  # other keys still append
     report = reconcile_now()
     assert report["clean"] and report["dead_letters"] >= 1, report
+
+
+def _last_merge_metrics(stack, spark) -> dict[str, str]:
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forPath(spark, lake.silver(TRANSACTIONS).path(stack))
+    [commit] = table.history(1).collect()
+    assert commit.operation == "MERGE"
+    return commit.operationMetrics
+
+
+def test_a_merge_rewrites_the_small_files_it_changes(stack, spark, pg, user, ingest_now,
+                                                      reconcile_now):
+    changed, untouched = _ids("changed", "untouched")
+    _insert(pg, user, changed, untouched)
+    ingest_now()  # appended: one small file
+    pg.execute("UPDATE transactions SET amount = 6.50 WHERE transaction_id = %s", (changed,))
+
+    ingest_now()
+
+    metrics = _last_merge_metrics(stack, spark)
+    assert metrics["numTargetRowsUpdated"] == "1"
+    # The file is written again, without a deletion vector.
+    assert int(metrics["numTargetFilesRemoved"]) >= 1
+    assert metrics["numTargetDeletionVectorsAdded"] == "0"
+    assert (_amounts(stack, spark, changed), _amounts(stack, spark, untouched)) == (
+        ["6.50"], ["5.25"])
+    report = reconcile_now()
+    assert report["clean"], report
+
+
+def test_a_merge_marks_the_changed_rows_of_larger_files_in_deletion_vectors(
+        stack, spark, pg, user, ingest_now, reconcile_now, monkeypatch):
+    monkeypatch.setattr(apply, "COPY_ON_WRITE_MAX_BYTES", 0)  # every file is larger
+    changed, deleted, untouched = _ids("changed", "deleted", "untouched")
+    _insert(pg, user, changed, deleted, untouched)
+    ingest_now()
+    pg.execute("UPDATE transactions SET amount = 6.50 WHERE transaction_id = %s", (changed,))
+    pg.execute("DELETE FROM transactions WHERE transaction_id = %s", (deleted,))
+
+    ingest_now()
+
+    metrics = _last_merge_metrics(stack, spark)
+    assert (metrics["numTargetRowsUpdated"], metrics["numTargetRowsDeleted"]) == ("1", "1")
+    # The file stays; a deletion vector hides the old rows.
+    assert int(metrics["numTargetDeletionVectorsAdded"]) >= 1
+    assert (_amounts(stack, spark, changed), _amounts(stack, spark, deleted),
+            _amounts(stack, spark, untouched)) == (["6.50"], [], ["5.25"])
+    report = reconcile_now()
+    assert report["clean"], report

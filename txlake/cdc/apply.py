@@ -138,10 +138,17 @@ class BatchApplier:
                 prior = self._held_by_bronze(source)
                 held = Held(max(prior.deletes_upto, summary.high_delete_lsn or NO_LSN),
                             max(prior.lsn_upto, summary.high_lsn))
-                self._append(_bronze(good), lake.changelog(source), batch_id, held=held)
+                # Bronze is written alongside silver's append: neither reads what
+                # the other writes, and each skips a replayed batch by its own
+                # mark. The MERGE waits for bronze (see _merge_silver).
+                bronze = _Concurrent(self._append, _bronze(good), lake.changelog(source),
+                                     batch_id, held=held)
+                try:
+                    self._write_silver(source, good, summary, prior, batch_id, clock,
+                                       bronze.wait)
+                finally:
+                    bronze.wait()
                 self._held[source.name] = held
-                clock.lap("bronze")
-                self._write_silver(source, good, summary, prior, batch_id, clock)
                 self.stats.changes[name] += summary.good
             if summary.bad:
                 # Decoded again, with the raw bytes the cached copy leaves out.
@@ -216,21 +223,27 @@ class BatchApplier:
             added = bad.select("raw_key").distinct().limit(MAX_DEAD_KEYS + 1).collect()
             self._dead_keys[source.name] = _key_set([*known, *(row.raw_key for row in added)])
 
-    def _merge(self, table: lake.LakeTable, batch_id: int, build) -> None:
-        """Run a MERGE as an idempotent write of this batch (skipped on replay)."""
-        from delta.tables import DeltaTable
-
+    def _merge(self, table: lake.LakeTable, batch_id: int, merge,
+               deletion_vectors: bool = True) -> None:
+        """Run a MERGE (a DeltaMergeBuilder) into `table` as an idempotent
+        write of this batch (skipped on replay); without `deletion_vectors`,
+        the files it changes are rewritten instead."""
         conf = self.spark.conf
-        conf.set("spark.databricks.delta.write.txnAppId", self._app_id(table.name))
-        conf.set("spark.databricks.delta.write.txnVersion", str(batch_id))
+        settings = {
+            "spark.databricks.delta.write.txnAppId": self._app_id(table.name),
+            "spark.databricks.delta.write.txnVersion": str(batch_id),
+            DELETION_VECTORS_CONF: str(deletion_vectors).lower(),
+        }
+        for key, value in settings.items():
+            conf.set(key, value)
         try:
-            build(DeltaTable.forPath(self.spark, table.path(self.settings))).execute()
+            merge.execute()
         finally:
-            conf.unset("spark.databricks.delta.write.txnAppId")
-            conf.unset("spark.databricks.delta.write.txnVersion")
+            for key in settings:
+                conf.unset(key)
 
     def _write_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
-                      prior: Held, batch_id: int, clock: _Clock) -> None:
+                      prior: Held, batch_id: int, clock: _Clock, bronze_written) -> None:
         # A batch with dead letters may hold anything under them: no row is fresh.
         fresh_after = None if summary.bad else prior.lsn_upto
         changes = _newest_per_key(good, fresh_after).persist(StorageLevel.MEMORY_AND_DISK)
@@ -239,32 +252,40 @@ class BatchApplier:
             # deleted within the batch: silver has nothing to do with it.
             path = (F.when(~F.col("_fresh"), "merge")
                     .when(F.col("op") == "d", "none").otherwise("append"))
-            counts = {row["path"]: row["count"] for row in
-                      changes.groupBy(path.alias("path")).count().collect()}
+            # Per path, the rows and their key range: the MERGE is bounded to
+            # its own rows' keys (older ones, mostly), not the whole batch's.
+            paths = {row["path"]: row for row in changes.groupBy(path.alias("path")).agg(
+                F.count(F.lit(1)).alias("count"), F.min("key").alias("low"),
+                F.max("key").alias("high")).collect()}
+            counts = {name: row["count"] for name, row in paths.items()}
             if counts.get("append"):
                 rows = changes.where(F.col("_fresh") & (F.col("op") != "d")).select(
                     *(F.col(f"`{c}`") for c in source.column_names),
                     F.col("lsn").alias("_lsn"), F.current_timestamp().alias("_ingested_at"))
                 self._append(rows, lake.silver(source), batch_id)
                 clock.lap(f"silver append {counts['append']:,}")
+            bronze_written()
+            clock.lap("bronze")
             if counts.get("merge"):
-                self._merge_silver(source, changes.where(~F.col("_fresh")), summary, batch_id,
+                merged = paths["merge"]
+                self._merge_silver(source, changes.where(~F.col("_fresh")),
+                                   (merged["low"], merged["high"]), batch_id,
                                    check_deletes=summary.low_lsn <= prior.deletes_upto)
                 clock.lap(f"silver merge {counts['merge']:,}")
         finally:
             changes.unpersist()
 
-    def _merge_silver(self, source: SourceTable, changes: DataFrame, summary: events.Summary,
+    def _merge_silver(self, source: SourceTable, changes: DataFrame, keys: tuple[str, str],
                       batch_id: int, check_deletes: bool = True) -> None:
-        # Files whose key range misses the batch cannot hold a matching row:
-        # bounding the key lets Delta skip them by their min/max statistics.
+        # Files whose key range misses these changes' cannot hold a matching
+        # row: bounding the key lets Delta skip them by their min/max statistics.
         def in_range(column):
-            return column.between(F.lit(summary.low_key), F.lit(summary.high_key))
+            return column.between(F.lit(keys[0]), F.lit(keys[1]))
 
         # Silver forgets a deleted row, bronze remembers its delete: an older
         # change of that key delivered again later (at-least-once) must not
-        # bring it back. Bronze already holds this batch's own events (it is
-        # written first), hence `>=`: a delete never drops itself, and no
+        # bring it back. Bronze already holds this batch's own events (the
+        # MERGE waits for them), hence `>=`: a delete never drops itself, and no
         # other change of a row shares the LSN of its delete.
         if check_deletes:
             known_deletes = (self.spark.read.format("delta")
@@ -281,11 +302,17 @@ class BatchApplier:
         values.update({"_lsn": "s.lsn", "_ingested_at": "current_timestamp()"})
         target_key = F.col(f"t.`{source.key}`")
         match = (target_key == F.col("s.key")) & in_range(target_key)
-        self._merge(lake.silver(source), batch_id, lambda target: (
+        from delta.tables import DeltaTable
+
+        table = lake.silver(source)
+        target = DeltaTable.forPath(self.spark, table.path(self.settings))
+        rewrite = _bytes_in_key_range(self.spark, target, source.key, *keys)
+        self._merge(table, batch_id, (
             target.alias("t").merge(changes.alias("s"), match)
             .whenMatchedDelete(condition="s.op = 'd' AND s.lsn > t._lsn")
             .whenMatchedUpdate(condition="s.op <> 'd' AND s.lsn > t._lsn", set=values)
-            .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)))
+            .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)),
+            deletion_vectors=rewrite > COPY_ON_WRITE_MAX_BYTES)
 
     # -- dead letters -------------------------------------------------------
 
@@ -298,6 +325,33 @@ class BatchApplier:
         self._append(dead, lake.DEAD_LETTERS, batch_id,
                      app_table=f"{lake.DEAD_LETTERS.name}-{source.name}")
         self._remember_dead_keys(source, bad)
+
+
+# A MERGE that updates or deletes a few rows of a file marks them in a deletion
+# vector instead of rewriting the file: the cheap way for large files. For
+# small ones, the stream's own appends, rewriting is cheaper (a MERGE of ~350
+# updates in a stream micro-batch: median 1.85 s rewriting against 2.55 s
+# with deletion vectors): when all the files a MERGE may touch hold at most
+# this much, it rewrites them.
+COPY_ON_WRITE_MAX_BYTES = 8 * 1024 * 1024
+DELETION_VECTORS_CONF = "spark.databricks.delta.merge.deletionVectors.persistent"
+
+
+def _bytes_in_key_range(spark: SparkSession, table, key: str, low, high) -> int:
+    """Total size of the files of `table` (a DeltaTable) whose `key`
+    statistics (min/max) overlap [low, high]: all a MERGE bounded to that range
+    can touch. A file without statistics counts as overlapping.
+
+    Read from the table's state as Delta keeps it for data skipping (the MERGE
+    that follows needs the same state, so it is computed once)."""
+    snapshot = table._jdt.deltaLog().unsafeVolatileSnapshot()
+    files = DataFrame(snapshot.withStats(), spark)
+    low_stat = F.col("stats.minValues").getField(key)
+    high_stat = F.col("stats.maxValues").getField(key)
+    overlapping = files.where((low_stat.isNull() | (low_stat <= F.lit(high)))
+                              & (high_stat.isNull() | (high_stat >= F.lit(low))))
+    [[total]] = overlapping.agg(F.sum("size")).collect()
+    return total or 0
 
 
 # Appends mark their commit with the writer and batch (commitInfo.userMetadata)
@@ -373,6 +427,37 @@ def last_committed_batch(spark: SparkSession, path: str, app: str) -> int | None
     return None if mark is None else mark.batch
 
 
+class _Concurrent:
+    """A call run in a thread of its own; `wait` returns when it is done and
+    raises what it raised (once).
+
+    The thread inherits Spark's thread-local properties (the streaming query's
+    and batch's ids, the job group), so its jobs belong to the batch. It must
+    not overlap a MERGE: the MERGE's transaction id is set in the session's
+    configuration (see BatchApplier._merge), which every write of the session
+    would pick up."""
+
+    def __init__(self, call, *args, **kwargs) -> None:
+        from pyspark import InheritableThread
+
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                call(*args, **kwargs)
+            except BaseException as error:  # handed to the waiting thread
+                self._error = error
+
+        self._thread = InheritableThread(target=run, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+
 class _Clock:
     """Where a batch spends its time, for the progress line."""
 
@@ -426,8 +511,10 @@ def _newest_per_key(good: DataFrame, fresh_after: int | None) -> DataFrame:
 
     A key is fresh when its first change in the batch is an insert newer than
     `fresh_after`, the highest LSN bronze held before this batch (None: no key
-    is fresh). Such an insert has not been applied: bronze is written before
-    silver, so a replayed batch or a copy of an applied insert is never newer.
+    is fresh). Such an insert has not been applied: silver appends a batch's
+    rows only in that batch (a replay of it finds the append's mark), and the
+    next batch starts after bronze holds them, so a copy of an applied insert
+    delivered later is never newer.
     And a row silver holds cannot be inserted again in the source until it is
     deleted there; that delete comes before the insert on the key's Kafka
     partition, so it would be the key's first change here, or was applied in

@@ -117,8 +117,6 @@ class Summary:
     good: int
     bad: int
     deletes: int
-    low_key: str | None
-    high_key: str | None
     low_lsn: int | None  # of the good events
     high_lsn: int | None  # of the good events
     high_delete_lsn: int | None  # of the good deletes
@@ -131,7 +129,7 @@ _KEY_SEPARATOR = "\u0000"
 
 
 def summarize(decoded: DataFrame, table: SourceTable) -> Summary:
-    """Counts, the key range, and column drift: columns in row images the lake
+    """Counts, the LSN range, and column drift: columns in row images the lake
     does not know, and known ones they lack."""
     good = F.col("error").isNull()
     image = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
@@ -145,16 +143,14 @@ def summarize(decoded: DataFrame, table: SourceTable) -> Summary:
         F.count(F.when(good, 1)).alias("good"),
         F.count(F.when(~good, 1)).alias("bad"),
         F.count(F.when(good & (F.col("op") == "d"), 1)).alias("deletes"),
-        F.min(F.when(good, F.col("key"))).alias("low"),
-        F.max(F.when(good, F.col("key"))).alias("high"),
         F.min(F.when(good, F.col("lsn"))).alias("low_lsn"),
         F.max(F.when(good, F.col("lsn"))).alias("high_lsn"),
         F.max(F.when(good & (F.col("op") == "d"), F.col("lsn"))).alias("high_delete_lsn"),
         F.collect_set(F.when(with_image, shape)).alias("shapes"),
     ).first()
     unknown, missing = _drift(row["shapes"] or [], table.column_names)
-    return Summary(row["good"], row["bad"], row["deletes"], row["low"], row["high"],
-                   row["low_lsn"], row["high_lsn"], row["high_delete_lsn"], unknown, missing)
+    return Summary(row["good"], row["bad"], row["deletes"], row["low_lsn"], row["high_lsn"],
+                   row["high_delete_lsn"], unknown, missing)
 
 
 def _drift(shapes: list[str], known: list[str]) -> tuple[list[str], list[str]]:
