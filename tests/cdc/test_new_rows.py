@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Producer
+from pyspark.sql import functions as F
 
 from txlake.cdc import apply
 from txlake.cdc.tables import TRANSACTIONS
@@ -148,6 +149,20 @@ def _last_merge_metrics(stack, spark) -> dict[str, str]:
     return commit.operationMetrics
 
 
+def _compact_silver(stack, spark) -> None:
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, lake.silver(TRANSACTIONS).path(stack)).optimize().executeCompaction()
+
+
+def _files_of(stack, spark, *transaction_ids: str) -> set[str]:
+    """The data files of silver holding these transactions."""
+    rows = (spark.read.format("delta").load(lake.silver(TRANSACTIONS).path(stack))
+            .where(F.col("transaction_id").isin(*transaction_ids))
+            .select("_metadata.file_path").distinct().collect())
+    return {row.file_path for row in rows}
+
+
 def test_a_merge_rewrites_the_small_files_it_changes(stack, spark, pg, user, ingest_now,
                                                       reconcile_now):
     changed, untouched = _ids("changed", "untouched")
@@ -174,6 +189,11 @@ def test_a_merge_marks_the_changed_rows_of_larger_files_in_deletion_vectors(
     changed, deleted, untouched = _ids("changed", "deleted", "untouched")
     _insert(pg, user, changed, deleted, untouched)
     ingest_now()
+    # An append spreads its rows over files by key hash; a file whose rows all
+    # change is dropped whole, with no deletion vector. Compacted, the changed
+    # rows share their file with rows that stay.
+    _compact_silver(stack, spark)
+    assert len(_files_of(stack, spark, changed, deleted, untouched)) == 1
     pg.execute("UPDATE transactions SET amount = 6.50 WHERE transaction_id = %s", (changed,))
     pg.execute("DELETE FROM transactions WHERE transaction_id = %s", (deleted,))
 
