@@ -21,8 +21,10 @@ pytestmark = pytest.mark.stack
 
 def _log_entries(settings, table: lake.LakeTable) -> int:
     prefix = table.path(settings).split(f"{settings.lake_bucket}/", 1)[1] + "/_delta_log/"
-    listing = s3_client(settings).list_objects_v2(Bucket=settings.lake_bucket, Prefix=prefix)
-    return sum(1 for o in listing.get("Contents", []) if o["Key"].endswith(".json"))
+    # Paged: a listing returns 1,000 keys at most, and a long-lived log holds more.
+    pages = s3_client(settings).get_paginator("list_objects_v2").paginate(
+        Bucket=settings.lake_bucket, Prefix=prefix)
+    return sum(1 for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".json"))
 
 
 def test_sigkill_between_bronze_and_silver_then_restart_converges(stack, spark, ingest_now,

@@ -5,6 +5,7 @@ larger ones in deletion vectors."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -146,6 +147,8 @@ def _last_merge_metrics(stack, spark) -> dict[str, str]:
     table = DeltaTable.forPath(spark, lake.silver(TRANSACTIONS).path(stack))
     [commit] = table.history(1).collect()
     assert commit.operation == "MERGE"
+    # Marked with the writer and its batch, like every commit of ingest.
+    assert re.fullmatch(r"txlake-ingest-.+-transactions-merge:batch=\d+", commit.userMetadata)
     return commit.operationMetrics
 
 

@@ -2,9 +2,9 @@
 
 Exactly-once effect, whatever crashes and restarts happen:
 - every Delta write of a batch is marked with the writer and the streaming
-  batch id (a transaction id for a MERGE, the commit's userMetadata for an
-  append), so a batch replayed after a crash is skipped by each table that
-  already committed it;
+  batch id (the commit's userMetadata), so a batch replayed after a crash is
+  skipped by each table that already appended it; a MERGE run again changes
+  nothing (see below);
 - silver applies a change only if its LSN is newer than the row's (`_lsn`),
   and none older than the key's last delete (which bronze remembers), so a
   duplicate or late copy of an older event (at-least-once delivery) can
@@ -60,7 +60,7 @@ class BatchApplier:
     """The `foreachBatch` function of the ingest query."""
 
     def __init__(self, spark: SparkSession, settings: Settings, run_id: str,
-                 tables: dict[str, SourceTable]) -> None:
+                 tables: dict[str, SourceTable], checkpoint_merged: bool = False) -> None:
         self.spark = spark
         self.settings = settings
         self.run_id = run_id
@@ -80,6 +80,8 @@ class BatchApplier:
         # Held while a batch is applied; see refuse_batches.
         self._applying = threading.Lock()
         self._refusing = False
+        # A stream checkpoints silver's Delta log itself; see _Checkpoints.
+        self._checkpoints = _Checkpoints(spark) if checkpoint_merged else None
 
     def _app_id(self, table_name: str) -> str:
         return f"txlake-ingest-{self.run_id}-{table_name}"
@@ -99,10 +101,13 @@ class BatchApplier:
         later one: what a stop between batches needs."""
         with self._applying:
             self._refusing = True
+            if self._checkpoints is not None:
+                self._checkpoints.wait()
 
     def _apply(self, records: DataFrame, batch_id: int) -> None:
         records = records.persist(StorageLevel.MEMORY_AND_DISK)
         try:
+            _name_jobs(self.spark, "count per topic")
             per_topic = {row["topic"]: (row["records"], row["tombstones"]) for row in
                          records.groupBy("topic").agg(
                              F.count(F.lit(1)).alias("records"),
@@ -119,6 +124,7 @@ class BatchApplier:
                     self._apply_topic(parsed.where(F.col("topic") == topic), name, batch_id)
             self.stats.batches += 1
         finally:
+            _name_jobs(self.spark, None)
             records.unpersist()
 
     def _apply_topic(self, changes: DataFrame, name: str, batch_id: int) -> None:
@@ -127,6 +133,7 @@ class BatchApplier:
         dead_keys = self._dead_letter_keys(source)
         decoded = _cached_decode(changes, source, dead_keys)
         try:
+            _name_jobs(self.spark, f"{name}: decode")
             summary = events.summarize(decoded, source)
             clock.lap("decode")
             if summary.unknown_columns or summary.missing_columns:
@@ -138,19 +145,21 @@ class BatchApplier:
                 prior = self._held_by_bronze(source)
                 held = Held(max(prior.deletes_upto, summary.high_delete_lsn or NO_LSN),
                             max(prior.lsn_upto, summary.high_lsn))
-                # Bronze is written alongside silver's append: neither reads what
-                # the other writes, and each skips a replayed batch by its own
-                # mark. The MERGE waits for bronze (see _merge_silver).
+                # Bronze is written beside silver: silver's writes read nothing
+                # bronze gets from this batch (see _merge_silver), and each
+                # table skips a replayed batch by its own mark.
+                _name_jobs(self.spark, f"{name}: bronze")
                 bronze = _Concurrent(self._append, _bronze(good), lake.changelog(source),
                                      batch_id, held=held)
                 try:
-                    self._write_silver(source, good, summary, prior, batch_id, clock,
-                                       bronze.wait)
+                    self._write_silver(source, good, summary, prior, batch_id, clock)
                 finally:
                     bronze.wait()
+                    clock.lap("bronze")
                 self._held[source.name] = held
                 self.stats.changes[name] += summary.good
             if summary.bad:
+                _name_jobs(self.spark, f"{name}: dead letters")
                 # Decoded again, with the raw bytes the cached copy leaves out.
                 bad = events.decode(changes, source).where(F.col("error").isNotNull())
                 self._write_dead_letters(bad, batch_id, source)
@@ -225,13 +234,18 @@ class BatchApplier:
 
     def _merge(self, table: lake.LakeTable, batch_id: int, merge,
                deletion_vectors: bool = True) -> None:
-        """Run a MERGE (a DeltaMergeBuilder) into `table` as an idempotent
-        write of this batch (skipped on replay); without `deletion_vectors`,
-        the files it changes are rewritten instead."""
+        """Run a MERGE (a DeltaMergeBuilder) into `table`, its commit marked
+        with this batch; without `deletion_vectors`, the files it changes are
+        rewritten instead.
+
+        A MERGE applies a change only if it is newer than the row, so one run
+        again after a crash changes nothing: it needs no skipping, and no
+        Delta transaction id (set in the session's configuration, one would
+        be picked up by the appends running beside it)."""
         conf = self.spark.conf
+        # Appends set their own userMetadata, which wins over the session's.
         settings = {
-            "spark.databricks.delta.write.txnAppId": self._app_id(table.name),
-            "spark.databricks.delta.write.txnVersion": str(batch_id),
+            USER_METADATA_CONF: Mark(batch_id).text(self._app_id(f"{table.name}-merge")),
             DELETION_VECTORS_CONF: str(deletion_vectors).lower(),
         }
         for key, value in settings.items():
@@ -243,13 +257,14 @@ class BatchApplier:
                 conf.unset(key)
 
     def _write_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
-                      prior: Held, batch_id: int, clock: _Clock, bronze_written) -> None:
+                      prior: Held, batch_id: int, clock: _Clock) -> None:
         # A batch with dead letters may hold anything under them: no row is fresh.
         fresh_after = None if summary.bad else prior.lsn_upto
         changes = _newest_per_key(good, fresh_after).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             # A fresh key whose newest change is its delete was inserted and
             # deleted within the batch: silver has nothing to do with it.
+            _name_jobs(self.spark, f"{source.name}: split into append and merge")
             path = (F.when(~F.col("_fresh"), "merge")
                     .when(F.col("op") == "d", "none").otherwise("append"))
             # Per path, the rows and their key range: the MERGE is bounded to
@@ -258,15 +273,19 @@ class BatchApplier:
                 F.count(F.lit(1)).alias("count"), F.min("key").alias("low"),
                 F.max("key").alias("high")).collect()}
             counts = {name: row["count"] for name, row in paths.items()}
+            clock.lap("split")
+            # One after the other: Delta (serializable only) fails a MERGE
+            # when an append to an unpartitioned table commits between its
+            # read and its commit.
             if counts.get("append"):
+                _name_jobs(self.spark, f"{source.name}: silver append")
                 rows = changes.where(F.col("_fresh") & (F.col("op") != "d")).select(
                     *(F.col(f"`{c}`") for c in source.column_names),
                     F.col("lsn").alias("_lsn"), F.current_timestamp().alias("_ingested_at"))
                 self._append(rows, lake.silver(source), batch_id)
                 clock.lap(f"silver append {counts['append']:,}")
-            bronze_written()
-            clock.lap("bronze")
             if counts.get("merge"):
+                _name_jobs(self.spark, f"{source.name}: silver merge")
                 merged = paths["merge"]
                 self._merge_silver(source, changes.where(~F.col("_fresh")),
                                    (merged["low"], merged["high"]), batch_id,
@@ -284,9 +303,11 @@ class BatchApplier:
 
         # Silver forgets a deleted row, bronze remembers its delete: an older
         # change of that key delivered again later (at-least-once) must not
-        # bring it back. Bronze already holds this batch's own events (the
-        # MERGE waits for them), hence `>=`: a delete never drops itself, and no
-        # other change of a row shares the LSN of its delete.
+        # bring it back. Bronze is written beside this MERGE and may hold this
+        # batch's own events or not: the same either way, as a key's newest
+        # change here is never older than its deletes here. Hence `>=`: a
+        # delete never drops itself, and no other change of a row shares the
+        # LSN of its delete.
         if check_deletes:
             known_deletes = (self.spark.read.format("delta")
                              .load(lake.changelog(source).path(self.settings))
@@ -306,13 +327,17 @@ class BatchApplier:
 
         table = lake.silver(source)
         target = DeltaTable.forPath(self.spark, table.path(self.settings))
-        rewrite = _bytes_in_key_range(self.spark, target, source.key, *keys)
+        # The version the MERGE reads: nothing else commits to silver meanwhile.
+        snapshot = target._jdt.deltaLog().unsafeVolatileSnapshot()
+        rewrite = _bytes_in_key_range(self.spark, snapshot, source.key, *keys)
         self._merge(table, batch_id, (
             target.alias("t").merge(changes.alias("s"), match)
             .whenMatchedDelete(condition="s.op = 'd' AND s.lsn > t._lsn")
             .whenMatchedUpdate(condition="s.op <> 'd' AND s.lsn > t._lsn", set=values)
             .whenNotMatchedInsert(condition="s.op <> 'd'", values=values)),
             deletion_vectors=rewrite > COPY_ON_WRITE_MAX_BYTES)
+        if self._checkpoints is not None:
+            self._checkpoints.offer(snapshot)
 
     # -- dead letters -------------------------------------------------------
 
@@ -335,16 +360,16 @@ class BatchApplier:
 # this much, it rewrites them.
 COPY_ON_WRITE_MAX_BYTES = 8 * 1024 * 1024
 DELETION_VECTORS_CONF = "spark.databricks.delta.merge.deletionVectors.persistent"
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
-def _bytes_in_key_range(spark: SparkSession, table, key: str, low, high) -> int:
-    """Total size of the files of `table` (a DeltaTable) whose `key`
+def _bytes_in_key_range(spark: SparkSession, snapshot, key: str, low, high) -> int:
+    """Total size of the files of a Delta table's `snapshot` whose `key`
     statistics (min/max) overlap [low, high]: all a MERGE bounded to that range
     can touch. A file without statistics counts as overlapping.
 
     Read from the table's state as Delta keeps it for data skipping (the MERGE
     that follows needs the same state, so it is computed once)."""
-    snapshot = table._jdt.deltaLog().unsafeVolatileSnapshot()
     files = DataFrame(snapshot.withStats(), spark)
     low_stat = F.col("stats.minValues").getField(key)
     high_stat = F.col("stats.maxValues").getField(key)
@@ -432,10 +457,10 @@ class _Concurrent:
     raises what it raised (once).
 
     The thread inherits Spark's thread-local properties (the streaming query's
-    and batch's ids, the job group), so its jobs belong to the batch. It must
-    not overlap a MERGE: the MERGE's transaction id is set in the session's
-    configuration (see BatchApplier._merge), which every write of the session
-    would pick up."""
+    and batch's ids, the job group, the job names), so its jobs belong to the
+    batch. A MERGE sets what it needs in the session's configuration, which
+    every thread sees: only settings that no other write picks up (see
+    BatchApplier._merge)."""
 
     def __init__(self, call, *args, **kwargs) -> None:
         from pyspark import InheritableThread
@@ -451,11 +476,73 @@ class _Concurrent:
         self._thread = InheritableThread(target=run, daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def wait(self) -> None:
         self._thread.join()
         error, self._error = self._error, None
         if error is not None:
             raise error
+
+
+_STEP = "\ntxlake ingest: "
+
+
+def _name_jobs(spark: SparkSession, step: str | None) -> None:
+    """Add `step` to the description of the Spark jobs this thread starts from
+    now on (None: take it away again), so the Spark UI tells which step of a
+    batch each job belongs to. Threads started later inherit it.
+
+    The description, not the call site: PySpark sets the call site of every
+    collect itself."""
+    context = spark.sparkContext
+    batch = (context.getLocalProperty("spark.job.description") or "").partition(_STEP)[0]
+    described = batch + _STEP + step if step else batch
+    context.setLocalProperty("spark.job.description", described or None)
+
+
+# A MERGE reads the table's state: Delta rebuilds it for each new version from
+# the newest checkpoint and every commit since. A stream commits to silver
+# twice a batch, and the rebuild grows with the commits it replays (0.17 s
+# just after a checkpoint, 0.7-0.9 s 90 commits later; median 0.47 s with
+# Delta's checkpoints every 100 commits, 0.22 s with these, measured 12-01).
+# Delta's own checkpoint, every 100 commits, first rebuilds the state again and
+# stalls the batch 1.5-2.5 s. The state a MERGE just read is already built:
+# written out as a checkpoint beside the next batch, it costs a small job.
+CHECKPOINT_EVERY_COMMITS = 10
+
+
+class _Checkpoints:
+    """Writes a checkpoint of a version a MERGE read, in a thread of its own,
+    once CHECKPOINT_EVERY_COMMITS commits passed since the newest checkpoint;
+    one at a time."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self._running: _Concurrent | None = None
+        self._written = -1  # the newest version checkpointed here
+
+    def offer(self, snapshot) -> None:
+        if self._running is not None and self._running.alive():
+            return
+        self.wait()
+        newest = max(self._written, snapshot.logSegment().checkpointProvider().version())
+        if snapshot.version() - newest >= CHECKPOINT_EVERY_COMMITS:
+            self._written = snapshot.version()
+            self._running = _Concurrent(self._write, snapshot)
+
+    def _write(self, snapshot) -> None:
+        _name_jobs(self.spark, "silver checkpoint")
+        none = self.spark.sparkContext._jvm.scala.Option.empty()
+        # Delta logs a checkpoint that fails and goes on: a checkpoint only
+        # saves readers work, the commits alone hold the table.
+        snapshot.deltaLog().checkpoint(snapshot, none)
+
+    def wait(self) -> None:
+        if self._running is not None:
+            running, self._running = self._running, None
+            running.wait()
 
 
 class _Clock:

@@ -116,7 +116,8 @@ def run(settings: Settings, *, continuous: bool = False) -> IngestResult:
         tables = {source.name: evolution.reconcile_schema(
             spark, settings, evolution.effective_table(spark, settings, source))
             for source in CAPTURED}
-        applier = BatchApplier(spark, settings, _run_id(settings, spark), tables)
+        applier = BatchApplier(spark, settings, _run_id(settings, spark), tables,
+                               checkpoint_merged=continuous)
         if continuous:
             _run_query(spark, settings, applier, continuous=True)
             return IngestResult(applier.stats, time.monotonic() - started, 0.0)
