@@ -115,6 +115,24 @@ def _change_at_rate(conn, ids: list[str], rate: float, update_share: float) -> N
         time.sleep(max(0.0, started + changes / rate - time.monotonic()))
 
 
+def silver_layout(spark, settings) -> str:
+    """Silver transactions' files: how many, their size, the largest. The
+    stream's MERGE cost follows the files its keys fall in: after a compaction
+    one large file can span every key, and each MERGE then scans it."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
+
+    from txlake.cdc.tables import TRANSACTIONS
+    from txlake.lake import tables as lake
+
+    # forPath loads the newest version: the snapshot below is that one.
+    table = DeltaTable.forPath(spark, lake.silver(TRANSACTIONS).path(settings))
+    files = DataFrame(table._jdt.deltaLog().unsafeVolatileSnapshot().allFiles().toDF(), spark)
+    count, total, largest = files.agg(F.count("*"), F.sum("size"), F.max("size")).first()
+    return f"{count:,} file(s), {(total or 0) / 1e6:,.1f} MB, the largest {(largest or 0) / 1e6:,.1f} MB"
+
+
 def stream_freshness(settings, seconds: float, rate: float, warmup: float,
                      update_share: float) -> list[tuple[str, str]]:
     """Commit-to-visible-in-silver latency with `txlake stream` running, after
@@ -230,6 +248,7 @@ def main() -> int:
                      f"{batch['seconds']:.1f} s (watermark {batch['watermark_seconds']:.1f} s)"))
 
     if args.only in (None, "stream"):
+        rows.append(("stream: silver transactions at the start", silver_layout(spark, settings)))
         rows += stream_freshness(settings, args.stream_seconds, args.rate, args.stream_warmup,
                                  args.stream_update_share)
 
