@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -131,7 +132,8 @@ class BatchApplier:
         source = self.tables[name]
         clock = _Clock()
         dead_keys = self._dead_letter_keys(source)
-        decoded = _cached_decode(changes, source, dead_keys)
+        prior = self._held_by_bronze(source)
+        decoded = _cached_decode(changes, source, dead_keys, prior)
         try:
             _name_jobs(self.spark, f"{name}: decode")
             summary = events.summarize(decoded, source)
@@ -139,10 +141,9 @@ class BatchApplier:
             if summary.unknown_columns or summary.missing_columns:
                 source = self._follow_schema(summary, source)
                 decoded.unpersist()
-                decoded = _cached_decode(changes, source, dead_keys)
+                decoded = _cached_decode(changes, source, dead_keys, prior)
             if summary.good:
                 good = decoded.where(F.col("error").isNull())
-                prior = self._held_by_bronze(source)
                 held = Held(max(prior.deletes_upto, summary.high_delete_lsn or NO_LSN),
                             max(prior.lsn_upto, summary.high_lsn))
                 # Bronze is written beside silver: silver's writes read nothing
@@ -259,8 +260,8 @@ class BatchApplier:
     def _write_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
                       prior: Held, batch_id: int, clock: _Clock) -> None:
         # A batch with dead letters may hold anything under them: no row is fresh.
-        fresh_after = None if summary.bad else prior.lsn_upto
-        changes = _newest_per_key(good, fresh_after).persist(StorageLevel.MEMORY_AND_DISK)
+        changes = _newest_per_key(good, fresh=not summary.bad).persist(
+            StorageLevel.MEMORY_AND_DISK)
         try:
             # A fresh key whose newest change is its delete was inserted and
             # deleted within the batch: silver has nothing to do with it.
@@ -281,7 +282,7 @@ class BatchApplier:
                 _name_jobs(self.spark, f"{source.name}: silver append")
                 rows = changes.where(F.col("_fresh") & (F.col("op") != "d")).select(
                     *(F.col(f"`{c}`") for c in source.column_names),
-                    F.col("lsn").alias("_lsn"), F.current_timestamp().alias("_ingested_at"))
+                    F.col("lsn").alias("_lsn"), "_ingested_at")
                 self._append(rows, lake.silver(source), batch_id)
                 clock.lap(f"silver append {counts['append']:,}")
             if counts.get("merge"):
@@ -317,10 +318,21 @@ class BatchApplier:
                        .where(F.col("_deleted_lsn").isNull()
                               | (F.col("lsn") >= F.col("_deleted_lsn")))
                        .drop("_deleted_lsn"))
-        # Not persisted here: a source that is not a plain Delta scan, like
-        # this one, Delta materializes itself before the MERGE's two passes.
+        # Delta plans a MERGE's source again from its logical plan, in which
+        # Spark finds none of this batch's cached steps: given `changes` as
+        # they are, each MERGE decoded the batch's JSON again and compiled the
+        # code of each step anew. As rows already computed (a local
+        # checkpoint), the source costs Delta a copy and has one shape.
+        rows = changes.localCheckpoint(eager=True)
+        try:
+            self._merge_rows(source, rows, in_range, keys, batch_id)
+        finally:
+            _forget_checkpoint(rows)
+
+    def _merge_rows(self, source: SourceTable, changes: DataFrame, in_range,
+                    keys: tuple[str, str], batch_id: int) -> None:
         values = {c: f"s.`{c}`" for c in source.column_names}
-        values.update({"_lsn": "s.lsn", "_ingested_at": "current_timestamp()"})
+        values.update({"_lsn": "s.lsn", "_ingested_at": "s._ingested_at"})
         target_key = F.col(f"t.`{source.key}`")
         match = (target_key == F.col("s.key")) & in_range(target_key)
         from delta.tables import DeltaTable
@@ -361,6 +373,12 @@ class BatchApplier:
 COPY_ON_WRITE_MAX_BYTES = 8 * 1024 * 1024
 DELETION_VECTORS_CONF = "spark.databricks.delta.merge.deletionVectors.persistent"
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def _forget_checkpoint(frame: DataFrame) -> None:
+    """Free the blocks of a DataFrame made by `localCheckpoint` now, rather
+    than when the JVM collects it."""
+    frame._jdf.queryExecution().analyzed().rdd().unpersist(False)
 
 
 def _bytes_in_key_range(spark: SparkSession, snapshot, key: str, low, high) -> int:
@@ -565,12 +583,21 @@ class _Clock:
 
 
 def _cached_decode(changes: DataFrame, source: SourceTable,
-                   dead_keys: set[bytes] | None) -> DataFrame:
+                   dead_keys: set[bytes] | None, prior: Held) -> DataFrame:
     """The decoded events, cached for the passes over them, without the raw
     Kafka bytes: only dead letters need those (rarely; they decode again), and
     leaving them out of the cache takes ~1.4 s off a 500k-change batch.
     `_dead_key` tells whether an event's Kafka key is a dead letter's (true
-    for all when the dead letters' keys are not known one by one)."""
+    for all when the dead letters' keys are not known one by one).
+
+    The batch's own values ride along as text columns, `_ingested_at` (the
+    time of ingest) and `_fresh_after` (see `_newest_per_key`), cast where
+    they are read. Spark writes a number or timestamp literal into the code
+    it generates, so each query holding one was compiled anew every batch
+    (the MERGE's alone ~4,000 lines of Java), and the JVM ran the new
+    classes slowly until its JIT compiled them too. A text literal reaches
+    the generated code as a reference instead, so a stream's batches reuse
+    the code compiled for the first one."""
     if dead_keys is None:
         dead = F.lit(True)
     elif dead_keys:
@@ -578,6 +605,8 @@ def _cached_decode(changes: DataFrame, source: SourceTable,
     else:
         dead = F.lit(False)
     return (events.decode(changes, source).withColumn("_dead_key", dead)
+            .withColumn("_ingested_at", F.lit(datetime.now(UTC).isoformat()))
+            .withColumn("_fresh_after", F.lit(str(prior.lsn_upto)))
             .drop("raw_key", "raw_value").persist(StorageLevel.MEMORY_AND_DISK))
 
 
@@ -590,18 +619,18 @@ def _key_set(keys) -> set[bytes] | None:
     return {bytes(key) for key in keys}
 
 
-def _newest_per_key(good: DataFrame, fresh_after: int | None) -> DataFrame:
+def _newest_per_key(good: DataFrame, fresh: bool) -> DataFrame:
     """Newest change per key within the batch (LSN order is commit order for
     one row; the offset breaks ties between a duplicate and its original),
     with `_fresh`: whether silver cannot hold the key, so appending its newest
     row equals merging it.
 
     A key is fresh when its first change in the batch is an insert newer than
-    `fresh_after`, the highest LSN bronze held before this batch (None: no key
-    is fresh). Such an insert has not been applied: silver appends a batch's
-    rows only in that batch (a replay of it finds the append's mark), and the
-    next batch starts after bronze holds them, so a copy of an applied insert
-    delivered later is never newer.
+    `_fresh_after`, the highest LSN bronze held before this batch (without
+    `fresh`, no key is). Such an insert has not been applied: silver appends
+    a batch's rows only in that batch (a replay of it finds the append's
+    mark), and the next batch starts after bronze holds them, so a copy of an
+    applied insert delivered later is never newer.
     And a row silver holds cannot be inserted again in the source until it is
     deleted there; that delete comes before the insert on the key's Kafka
     partition, so it would be the key's first change here, or was applied in
@@ -609,21 +638,27 @@ def _newest_per_key(good: DataFrame, fresh_after: int | None) -> DataFrame:
     (Debezium derives it from the primary key) is a dead letter's is merged.
     """
     by_key = Window.partitionBy("key")
-    if fresh_after is None:
-        fresh = F.lit(False)
-    else:
+    if fresh:
         first_op = F.min_by("op", F.struct("lsn", "offset")).over(by_key)
-        fresh = ((first_op == "c") & (F.min("lsn").over(by_key) > F.lit(fresh_after))
-                 & ~F.max("_dead_key").over(by_key))
+        after = F.col("_fresh_after").cast("bigint")
+        is_fresh = ((first_op == "c") & (F.min("lsn").over(by_key) > after)
+                    & ~F.max("_dead_key").over(by_key))
+    else:
+        is_fresh = F.lit(False)
     newest = by_key.orderBy(F.col("lsn").desc(), F.col("offset").desc())
-    return (good.withColumn("_fresh", fresh)
+    return (good.withColumn("_fresh", is_fresh)
             .withColumn("_n", F.row_number().over(newest)).where("_n = 1")
-            .select("key", "op", "lsn", "_fresh", "row.*"))
+            .select("key", "op", "lsn", "_fresh", _ingested_at(), "row.*"))
+
+
+def _ingested_at():
+    """The batch's time of ingest (see `_cached_decode`)."""
+    return F.col("_ingested_at").cast("timestamp").alias("_ingested_at")
 
 
 def _bronze(good: DataFrame) -> DataFrame:
     return good.select(
         "topic", "partition", "offset", "kafka_timestamp", "op", "lsn", "tx_id",
         F.timestamp_millis("source_ts_ms").alias("source_ts"), "key", "before", "after",
-        F.current_timestamp().alias("ingested_at"),
+        _ingested_at().alias("ingested_at"),
     )
