@@ -26,7 +26,7 @@ os.environ["TXLAKE_HOME"] = str(ROOT / ".txlake-bench")
 
 import psycopg  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
-from report import print_table  # noqa: E402
+from report import percentile, print_table  # noqa: E402
 
 from txlake.settings import Settings, get_settings  # noqa: E402
 from txlake.stack import manager  # noqa: E402
@@ -88,10 +88,6 @@ def commit_to_kafka_latency(settings: Settings, commits: int, rate: float) -> li
     consumer.close()
     return latencies
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""The one table format every benchmark prints."""
+"""The one table format every benchmark prints, and the statistics in it."""
 
 from __future__ import annotations
 
@@ -9,3 +9,9 @@ def print_table(rows: list[tuple[str, str]], heading: str = "measure") -> None:
     print(f"{'-' * width}  -----")
     for name, value in rows:
         print(f"{name.ljust(width)}  {value}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank: always a measured value)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

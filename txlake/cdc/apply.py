@@ -297,11 +297,6 @@ class BatchApplier:
 
     def _merge_silver(self, source: SourceTable, changes: DataFrame, keys: tuple[str, str],
                       batch_id: int, check_deletes: bool = True) -> None:
-        # Files whose key range misses these changes' cannot hold a matching
-        # row: bounding the key lets Delta skip them by their min/max statistics.
-        def in_range(column):
-            return column.between(F.lit(keys[0]), F.lit(keys[1]))
-
         # Silver forgets a deleted row, bronze remembers its delete: an older
         # change of that key delivered again later (at-least-once) must not
         # bring it back. Bronze is written beside this MERGE and may hold this
@@ -312,7 +307,7 @@ class BatchApplier:
         if check_deletes:
             known_deletes = (self.spark.read.format("delta")
                              .load(lake.changelog(source).path(self.settings))
-                             .where(in_range(F.col("key")) & (F.col("op") == "d"))
+                             .where(_in_key_range(F.col("key"), keys) & (F.col("op") == "d"))
                              .groupBy("key").agg(F.max("lsn").alias("_deleted_lsn")))
             changes = (changes.join(known_deletes, "key", "left")
                        .where(F.col("_deleted_lsn").isNull()
@@ -325,16 +320,16 @@ class BatchApplier:
         # checkpoint), the source costs Delta a copy and has one shape.
         rows = changes.localCheckpoint(eager=True)
         try:
-            self._merge_rows(source, rows, in_range, keys, batch_id)
+            self._merge_rows(source, rows, keys, batch_id)
         finally:
             _forget_checkpoint(rows)
 
-    def _merge_rows(self, source: SourceTable, changes: DataFrame, in_range,
-                    keys: tuple[str, str], batch_id: int) -> None:
+    def _merge_rows(self, source: SourceTable, changes: DataFrame, keys: tuple[str, str],
+                    batch_id: int) -> None:
         values = {c: f"s.`{c}`" for c in source.column_names}
         values.update({"_lsn": "s.lsn", "_ingested_at": "s._ingested_at"})
         target_key = F.col(f"t.`{source.key}`")
-        match = (target_key == F.col("s.key")) & in_range(target_key)
+        match = (target_key == F.col("s.key")) & _in_key_range(target_key, keys)
         from delta.tables import DeltaTable
 
         table = lake.silver(source)
@@ -373,6 +368,13 @@ class BatchApplier:
 COPY_ON_WRITE_MAX_BYTES = 8 * 1024 * 1024
 DELETION_VECTORS_CONF = "spark.databricks.delta.merge.deletionVectors.persistent"
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def _in_key_range(column, keys: tuple[str, str]):
+    """`column` within [low, high]. Files whose key range misses the changes'
+    cannot hold a matching row: bounding the key lets Delta skip them by their
+    min/max statistics."""
+    return column.between(F.lit(keys[0]), F.lit(keys[1]))
 
 
 def _forget_checkpoint(frame: DataFrame) -> None:
