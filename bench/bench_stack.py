@@ -89,7 +89,6 @@ def commit_to_kafka_latency(settings: Settings, commits: int, rate: float) -> li
     return latencies
 
 
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
