@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from pyspark.sql import functions as F
 
 from txlake.cdc import events
-from txlake.cdc.tables import TRANSACTIONS
+from txlake.cdc.tables import CUSTOMERS, TRANSACTIONS
 
 pytestmark = pytest.mark.stack
 
 
-def _records(spark, *values):
-    rows = [("txlake.public.transactions", 0, i, None, b"k", v if v is None else
+def _records(spark, *values, table="transactions"):
+    rows = [(f"txlake.public.{table}", 0, i, None, b"k", v if v is None else
              (v if isinstance(v, bytes) else json.dumps(v).encode())) for i, v in enumerate(values)]
     return spark.createDataFrame(
         rows, "topic string, partition int, offset long, timestamp timestamp, key binary, "
@@ -62,12 +63,13 @@ def test_bad_input_gets_a_reason_instead_of_silently_becoming_null(spark, value,
 def test_one_pass_summarizes_counts_lsn_ranges_and_unknown_columns(spark):
     decoded = events.decode(events.parse(_records(
         spark, _event(loyalty="gold", lsn=50), _event(op="d", transaction_id="t9", lsn=60),
-        _event(transaction_id="t5", lsn=70), b"garbage")),
+        _event(transaction_id="t5", lsn=70), b"garbage", None)),
         TRANSACTIONS)
 
-    summary = events.summarize(decoded, TRANSACTIONS)
+    summary = events.summarize([(decoded, TRANSACTIONS)])["transactions"]
 
-    assert (summary.good, summary.bad, summary.deletes) == (3, 1, 1)
+    # The tombstone (a null value) is neither a change nor a dead letter.
+    assert (summary.good, summary.bad, summary.tombstones, summary.deletes) == (3, 1, 1, 1)
     assert (summary.low_lsn, summary.high_lsn, summary.high_delete_lsn) == (50, 70, 60)
     assert summary.unknown_columns == ["loyalty"] and summary.missing_columns == []
 
@@ -79,6 +81,26 @@ def test_column_drift_is_the_union_over_all_images_of_unknown_and_lacking_column
         spark, _event(lsn=50), without_vendor, _event(op="d", lsn=52, tier="gold"),
         {**_event(lsn=53), "after": "not an object"})), TRANSACTIONS)
 
-    summary = events.summarize(decoded, TRANSACTIONS)
+    summary = events.summarize([(decoded, TRANSACTIONS)])["transactions"]
 
     assert summary.unknown_columns == ["tier"] and summary.missing_columns == ["vendor"]
+
+
+def test_every_table_of_a_batch_is_summarized_at_once_with_the_callers_own_aggregates(spark):
+    customer = {"op": "c", "before": None,
+                "after": {"user_id": "u7", "name": "Ann", "age": 41, "gender": "F",
+                          "location": "Oslo", "occupation": "pilot", "day_start": 20000,
+                          "updated_at": None},
+                "source": {"lsn": 90, "txId": 8, "ts_ms": 1, "table": "customers"}}
+    transactions = events.decode(events.parse(_records(
+        spark, _event(transaction_id="t2", lsn=50), _event(transaction_id="t8", lsn=60))),
+        TRANSACTIONS)
+    customers = events.decode(events.parse(_records(spark, customer, table="customers")),
+                              CUSTOMERS)
+
+    summaries = events.summarize([(transactions, TRANSACTIONS), (customers, CUSTOMERS)],
+                                 extra={"top_key": F.max("key")})
+
+    assert {name: (s.good, s.low_lsn, s.extra["top_key"]) for name, s in summaries.items()} == {
+        "transactions": (2, 50, "t8"), "customers": (1, 90, "u7")}
+    assert summaries["customers"].missing_columns == []

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from txlake.artifacts import say
@@ -107,67 +107,73 @@ class BatchApplier:
 
     def _apply(self, records: DataFrame, batch_id: int) -> None:
         records = records.persist(StorageLevel.MEMORY_AND_DISK)
+        parts: list[_Part] = []
         try:
-            _name_jobs(self.spark, "count per topic")
-            per_topic = {row["topic"]: (row["records"], row["tombstones"]) for row in
-                         records.groupBy("topic").agg(
-                             F.count(F.lit(1)).alias("records"),
-                             F.count(F.when(F.col("value").isNull(), 1)).alias("tombstones"),
-                         ).collect()}
-            if not per_topic:
-                return
-            self.stats.tombstones += sum(t for _, t in per_topic.values())
-            parsed = events.parse(records.where(F.col("value").isNotNull()))
-            for name in [t.name for t in CAPTURED]:
-                topic = self.settings.cdc_topic(name)
-                present, tombstones = per_topic.get(topic, (0, 0))
-                if present > tombstones:
-                    self._apply_topic(parsed.where(F.col("topic") == topic), name, batch_id)
-            self.stats.batches += 1
+            clock = _Clock()
+            for source in CAPTURED:
+                parts.append(self._part(records, self.tables[source.name]))
+            # One job decodes (into each table's cache) and summarizes the
+            # whole batch, including what the split into append and MERGE
+            # needs (see _split_aggregates): a micro-batch of a stream is
+            # mostly the fixed cost of its Spark jobs.
+            _name_jobs(self.spark, "decode")
+            summaries = events.summarize([(part.decoded, part.source) for part in parts],
+                                         extra=_split_aggregates())
+            decoding = clock.lap("decode")
+            for part in parts:
+                summary = summaries[part.source.name]
+                self.stats.tombstones += summary.tombstones
+                if summary.good or summary.bad:
+                    self._apply_table(part, summary, batch_id, _Clock(("decode", decoding)))
+            if any(s.good or s.bad or s.tombstones for s in summaries.values()):
+                self.stats.batches += 1
         finally:
             _name_jobs(self.spark, None)
+            for part in parts:
+                part.decoded.unpersist()
             records.unpersist()
 
-    def _apply_topic(self, changes: DataFrame, name: str, batch_id: int) -> None:
-        source = self.tables[name]
-        clock = _Clock()
+    def _part(self, records: DataFrame, source: SourceTable) -> _Part:
+        topic = self.settings.cdc_topic(source.name)
+        changes = events.parse(records.where(F.col("topic") == topic))
         dead_keys = self._dead_letter_keys(source)
         prior = self._held_by_bronze(source)
-        decoded = _cached_decode(changes, source, dead_keys, prior)
-        try:
-            _name_jobs(self.spark, f"{name}: decode")
-            summary = events.summarize(decoded, source)
-            clock.lap("decode")
-            if summary.unknown_columns or summary.missing_columns:
-                source = self._follow_schema(summary, source)
-                decoded.unpersist()
-                decoded = _cached_decode(changes, source, dead_keys, prior)
-            if summary.good:
-                good = decoded.where(F.col("error").isNull())
-                held = Held(max(prior.deletes_upto, summary.high_delete_lsn or NO_LSN),
-                            max(prior.lsn_upto, summary.high_lsn))
-                # Bronze is written beside silver: silver's writes read nothing
-                # bronze gets from this batch (see _merge_silver), and each
-                # table skips a replayed batch by its own mark.
-                _name_jobs(self.spark, f"{name}: bronze")
-                bronze = _Concurrent(self._append, _bronze(good), lake.changelog(source),
-                                     batch_id, held=held)
-                try:
-                    self._write_silver(source, good, summary, prior, batch_id, clock)
-                finally:
-                    bronze.wait()
-                    clock.lap("bronze")
-                self._held[source.name] = held
-                self.stats.changes[name] += summary.good
-            if summary.bad:
-                _name_jobs(self.spark, f"{name}: dead letters")
-                # Decoded again, with the raw bytes the cached copy leaves out.
-                bad = events.decode(changes, source).where(F.col("error").isNotNull())
-                self._write_dead_letters(bad, batch_id, source)
-                clock.lap("dead letters")
-                self.stats.dead_letters += summary.bad
-        finally:
+        return _Part(source, changes, dead_keys, prior,
+                     _cached_decode(changes, source, dead_keys, prior))
+
+    def _apply_table(self, part: _Part, summary: events.Summary, batch_id: int,
+                     clock: _Clock) -> None:
+        source, decoded, prior = part.source, part.decoded, part.prior
+        name = source.name
+        if summary.unknown_columns or summary.missing_columns:
+            source = self._follow_schema(summary, source)
             decoded.unpersist()
+            decoded = part.decoded = _cached_decode(part.changes, source, part.dead_keys, prior)
+        if summary.good:
+            good = decoded.where(F.col("error").isNull())
+            held = Held(max(prior.deletes_upto, summary.high_delete_lsn or NO_LSN),
+                        max(prior.lsn_upto, summary.high_lsn))
+            # Bronze is written beside silver: silver's writes read nothing
+            # bronze gets from this batch (see _merge_silver), and each
+            # table skips a replayed batch by its own mark.
+            _name_jobs(self.spark, f"{name}: bronze")
+            bronze = _Concurrent(self._append, _bronze(good), lake.changelog(source),
+                                 batch_id, held=held)
+            try:
+                self._write_silver(source, good, summary, prior, batch_id, clock)
+            finally:
+                bronze.wait()
+                clock.lap("bronze")
+            self._held[name] = held
+            self.stats.changes[name] += summary.good
+        if summary.bad:
+            _name_jobs(self.spark, f"{name}: dead letters")
+            # Decoded again, with the raw bytes the cached copy leaves out.
+            bad = (events.decode(part.changes, source)
+                   .where(F.col("error").isNotNull() & ~F.col("tombstone")))
+            self._write_dead_letters(bad, batch_id, source)
+            clock.lap("dead letters")
+            self.stats.dead_letters += summary.bad
         say(f"batch {batch_id}: {name}: {summary.good:,} change(s), {summary.bad:,} dead "
             f"letter(s) in {clock.total():.1f}s ({clock})")
 
@@ -260,38 +266,29 @@ class BatchApplier:
     def _write_silver(self, source: SourceTable, good: DataFrame, summary: events.Summary,
                       prior: Held, batch_id: int, clock: _Clock) -> None:
         # A batch with dead letters may hold anything under them: no row is fresh.
-        changes = _newest_per_key(good, fresh=not summary.bad).persist(
-            StorageLevel.MEMORY_AND_DISK)
+        fresh = not summary.bad
+        split = summary.extra
+        changes = _newest_per_key(good, fresh=fresh).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            # A fresh key whose newest change is its delete was inserted and
-            # deleted within the batch: silver has nothing to do with it.
-            _name_jobs(self.spark, f"{source.name}: split into append and merge")
-            path = (F.when(~F.col("_fresh"), "merge")
-                    .when(F.col("op") == "d", "none").otherwise("append"))
-            # Per path, the rows and their key range: the MERGE is bounded to
-            # its own rows' keys (older ones, mostly), not the whole batch's.
-            paths = {row["path"]: row for row in changes.groupBy(path.alias("path")).agg(
-                F.count(F.lit(1)).alias("count"), F.min("key").alias("low"),
-                F.max("key").alias("high")).collect()}
-            counts = {name: row["count"] for name, row in paths.items()}
-            clock.lap("split")
             # One after the other: Delta (serializable only) fails a MERGE
             # when an append to an unpartitioned table commits between its
             # read and its commit.
-            if counts.get("append"):
+            if fresh and split["fresh_inserts"]:
                 _name_jobs(self.spark, f"{source.name}: silver append")
                 rows = changes.where(F.col("_fresh") & (F.col("op") != "d")).select(
                     *(F.col(f"`{c}`") for c in source.column_names),
                     F.col("lsn").alias("_lsn"), "_ingested_at")
                 self._append(rows, lake.silver(source), batch_id)
-                clock.lap(f"silver append {counts['append']:,}")
-            if counts.get("merge"):
+                clock.lap("silver append")
+            # The MERGE is bounded to the key range of its own rows (older
+            # ones, mostly), not the whole batch's.
+            keys = ((split["merge_low"], split["merge_high"]) if fresh
+                    else (split["good_low"], split["good_high"]))
+            if keys[0] is not None:
                 _name_jobs(self.spark, f"{source.name}: silver merge")
-                merged = paths["merge"]
-                self._merge_silver(source, changes.where(~F.col("_fresh")),
-                                   (merged["low"], merged["high"]), batch_id,
+                self._merge_silver(source, changes.where(~F.col("_fresh")), keys, batch_id,
                                    check_deletes=summary.low_lsn <= prior.deletes_upto)
-                clock.lap(f"silver merge {counts['merge']:,}")
+                clock.lap("silver merge")
         finally:
             changes.unpersist()
 
@@ -320,7 +317,10 @@ class BatchApplier:
         # checkpoint), the source costs Delta a copy and has one shape.
         rows = changes.localCheckpoint(eager=True)
         try:
-            self._merge_rows(source, rows, keys, batch_id)
+            # The split's key range may hold only fresh keys (each inserted,
+            # then changed, within the batch), which the append wrote.
+            if not rows.isEmpty():
+                self._merge_rows(source, rows, keys, batch_id)
         finally:
             _forget_checkpoint(rows)
 
@@ -375,6 +375,42 @@ def _in_key_range(column, keys: tuple[str, str]):
     cannot hold a matching row: bounding the key lets Delta skip them by their
     min/max statistics."""
     return column.between(F.lit(keys[0]), F.lit(keys[1]))
+
+
+def _split_aggregates() -> dict[str, Column]:
+    """What `_write_silver` needs to know of a table's part of a batch before it
+    writes (see `_newest_per_key`), as aggregates over its decoded events:
+
+    - fresh_inserts: how many good events insert a key silver cannot hold
+      (none: no append);
+    - merge_low, merge_high: the key range of the other good events (null:
+      no MERGE). A key that is not fresh has such an event (its first), so
+      the range holds every key the MERGE gets. It may also hold fresh keys
+      changed again within the batch (the MERGE does not get those);
+    - good_low, good_high: the key range of all good events, which a batch
+      with dead letters merges."""
+    good = F.col("error").isNull()
+    key = F.col("key")
+    fresh_insert = ((F.col("op") == "c") & (F.col("lsn") > F.col("_fresh_after").cast("bigint"))
+                    & ~F.col("_dead_key"))
+    return {
+        "fresh_inserts": F.count(F.when(good & fresh_insert, 1)),
+        "merge_low": F.min(F.when(good & ~fresh_insert, key)),
+        "merge_high": F.max(F.when(good & ~fresh_insert, key)),
+        "good_low": F.min(F.when(good, key)),
+        "good_high": F.max(F.when(good, key)),
+    }
+
+
+@dataclass
+class _Part:
+    """One source table's part of a micro-batch."""
+
+    source: SourceTable
+    changes: DataFrame  # its Kafka records, parsed
+    dead_keys: set[bytes] | None
+    prior: Held  # what bronze held before this batch
+    decoded: DataFrame  # cached, see _cached_decode
 
 
 def _forget_checkpoint(frame: DataFrame) -> None:
@@ -568,14 +604,17 @@ class _Checkpoints:
 class _Clock:
     """Where a batch spends its time, for the progress line."""
 
-    def __init__(self) -> None:
-        self.started = self.last = time.monotonic()
-        self.laps: list[tuple[str, float]] = []
+    def __init__(self, *earlier: tuple[str, float]) -> None:
+        """`earlier`: laps shared with another clock, run before this one started."""
+        self.laps: list[tuple[str, float]] = list(earlier)
+        self.last = time.monotonic()
+        self.started = self.last - sum(seconds for _, seconds in earlier)
 
-    def lap(self, name: str) -> None:
+    def lap(self, name: str) -> float:
         now = time.monotonic()
-        self.laps.append((name, now - self.last))
-        self.last = now
+        seconds, self.last = now - self.last, now
+        self.laps.append((name, seconds))
+        return seconds
 
     def total(self) -> float:
         return time.monotonic() - self.started
