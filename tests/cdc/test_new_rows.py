@@ -1,7 +1,8 @@
 """Rows new to silver are appended to it instead of merged: the same rows, at
-a fraction of the fixed cost of a MERGE. What silver may hold is merged; the
-MERGE rewrites the small files it changes, and marks the changed rows of
-larger ones in deletion vectors."""
+a fraction of the fixed cost of a MERGE. What silver may hold is merged, with
+a batch's new rows riding along (one commit instead of two); the MERGE
+rewrites the small files it changes, and marks the changed rows of larger ones
+in deletion vectors."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from confluent_kafka import Producer
 from pyspark.sql import functions as F
 
-from txlake.cdc import apply
-from txlake.cdc.tables import TRANSACTIONS
+from txlake.cdc import apply, ingest
+from txlake.cdc.apply import BatchApplier, Held
+from txlake.cdc.tables import CAPTURED, TRANSACTIONS
 from txlake.lake import tables as lake
 
 pytestmark = pytest.mark.stack
@@ -76,11 +78,12 @@ def test_new_inserts_are_appended_once_each(stack, spark, pg, user, ingest_now, 
     assert report["clean"], report
 
 
-def test_a_batch_appends_its_new_rows_and_merges_the_changes_of_older_ones(
+def test_a_batch_merges_its_new_rows_with_the_changes_of_older_ones_in_one_commit(
         stack, spark, pg, user, ingest_now, reconcile_now):
     new, changed, reinserted = _ids("new", "changed", "reinserted")
     _insert(pg, user, changed, reinserted)
     ingest_now()
+    before = _silver_version(stack, spark)
     _insert(pg, user, new)
     pg.execute("UPDATE transactions SET amount = 6.50 WHERE transaction_id = %s", (changed,))
     # Its first change in the batch is the delete: silver holds the row.
@@ -90,9 +93,37 @@ def test_a_batch_appends_its_new_rows_and_merges_the_changes_of_older_ones(
 
     ingest_now()
 
-    assert _silver_operations(stack, spark, 2) == ["WRITE", "MERGE"]
+    assert _silver_version(stack, spark) == before + 1
+    metrics = _last_merge_metrics(stack, spark)
+    assert (metrics["numTargetRowsInserted"], metrics["numTargetRowsUpdated"]) == ("1", "2")
     assert (_amounts(stack, spark, changed), _amounts(stack, spark, reinserted),
             _amounts(stack, spark, new)) == (["6.50"], ["8.00"], ["5.25"])
+    report = reconcile_now()
+    assert report["clean"], report
+
+
+def test_a_merge_replayed_after_a_crash_inserts_its_new_rows_once(
+        stack, spark, pg, user, ingest_now, reconcile_now):
+    changed, new = _ids("changed", "new")
+    _insert(pg, user, changed)
+    ingest_now()
+    _insert(pg, user, new)
+    pg.execute("UPDATE transactions SET amount = 6.50 WHERE transaction_id = %s", (changed,))
+    ingest_now()
+    merged = _silver_version(stack, spark)
+    batch_id = int(_last_merge_commit(stack, spark).userMetadata.rpartition("=")[2])
+    records, lsns = _records_of(stack, spark, (new, "c"), (changed, "u"))
+    # The crash replayed: silver's MERGE committed, bronze's append did not.
+    # Bronze then held none of the batch, so `new` is fresh again, a row the
+    # MERGE inserts without looking for it in silver.
+    applier = BatchApplier(spark, stack, ingest._run_id(stack, spark),
+                           {s.name: s for s in CAPTURED})
+    applier._held[TRANSACTIONS.name] = Held(apply.NO_LSN, min(lsns) - 1)
+
+    applier(records, batch_id)
+
+    assert _silver_version(stack, spark) == merged  # the MERGE found its mark
+    assert (_amounts(stack, spark, changed), _amounts(stack, spark, new)) == (["6.50"], ["5.25"])
     report = reconcile_now()
     assert report["clean"], report
 
@@ -141,7 +172,7 @@ def test_an_insert_sharing_its_kafka_key_with_a_dead_letter_is_merged(
     assert report["clean"] and report["dead_letters"] >= 1, report
 
 
-def _last_merge_metrics(stack, spark) -> dict[str, str]:
+def _last_merge_commit(stack, spark):
     from delta.tables import DeltaTable
 
     table = DeltaTable.forPath(spark, lake.silver(TRANSACTIONS).path(stack))
@@ -149,7 +180,42 @@ def _last_merge_metrics(stack, spark) -> dict[str, str]:
     assert commit.operation == "MERGE"
     # Marked with the writer and its batch, like every commit of ingest.
     assert re.fullmatch(r"txlake-ingest-.+-transactions-merge:batch=\d+", commit.userMetadata)
-    return commit.operationMetrics
+    return commit
+
+
+def _last_merge_metrics(stack, spark) -> dict[str, str]:
+    return _last_merge_commit(stack, spark).operationMetrics
+
+
+def _silver_version(stack, spark) -> int:
+    return _version(spark, lake.silver(TRANSACTIONS).path(stack))
+
+
+def _records_of(stack, spark, *events: tuple[str, str]):
+    """The Kafka records of these (transaction id, op) events, as a
+    micro-batch gets them, and their LSNs (found by their place in bronze)."""
+    import json
+
+    wanted = " OR ".join(f"(key = '{key}' AND op = '{op}')" for key, op in events)
+    rows = (spark.read.format("delta").load(lake.changelog(TRANSACTIONS).path(stack))
+            .where(wanted).select("topic", "partition", "offset", "lsn").collect())
+    assert len(rows) == len(events)
+    topic = rows[0].topic
+    partitions = sorted({row.partition for row in rows})
+    first = {str(p): min(r.offset for r in rows if r.partition == p) for p in partitions}
+    after = {str(p): max(r.offset for r in rows if r.partition == p) + 1 for p in partitions}
+    records = (spark.read.format("kafka")
+               .option("kafka.bootstrap.servers", stack.kafka_bootstrap_servers)
+               .option("assign", json.dumps({topic: partitions}))
+               .option("startingOffsets", json.dumps({topic: first}))
+               .option("endingOffsets", json.dumps({topic: after})).load())
+    return records, [row.lsn for row in rows]
+
+
+def _version(spark, path: str) -> int:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forPath(spark, path).history(1).collect()[0].version
 
 
 def _compact_silver(stack, spark) -> None:

@@ -143,13 +143,14 @@ def summarize(parts: Sequence[tuple[DataFrame, SourceTable]],
     images the lake does not know, and known ones they lack) of its decoded
     events; with `extra`, aggregates of the caller's over the same rows.
 
-    Every table of a batch is summarized by one Spark job (a union of one
-    aggregate row per table): each job costs a micro-batch fixed work."""
+    All tables are summarized by one Spark job (a union of one aggregate row
+    per table): in a stream, each job adds fixed work to every micro-batch."""
     rows = reduce(DataFrame.unionByName,
                   [_aggregate(decoded, table, extra or {}) for decoded, table in parts])
+    tables = {table.name: table for _, table in parts}
     summaries = {}
     for row in rows.collect():
-        table = next(table for _, table in parts if table.name == row["table"])
+        table = tables[row["table"]]
         unknown, missing = _drift(row["shapes"] or [], table.column_names)
         summaries[table.name] = Summary(
             row["good"], row["bad"], row["tombstones"], row["deletes"], row["low_lsn"],
