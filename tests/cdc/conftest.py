@@ -13,6 +13,16 @@ from txlake.lake import tables as lake
 
 
 @pytest.fixture
+def delta_version(spark):
+    """The newest version of the Delta table at a path."""
+    def version(path: str) -> int:
+        from delta.tables import DeltaTable
+
+        return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
+    return version
+
+
+@pytest.fixture
 def reconcile_now(stack, spark):
     return lambda: reconcile(spark, stack, limit=5)
 

@@ -13,12 +13,6 @@ from txlake.lake import tables as lake
 pytestmark = pytest.mark.stack
 
 
-def delta_version(spark, path: str) -> int:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
-
-
 def test_generate_then_ingest_with_no_sleep_leaves_reconcile_clean(stack, ingest_now,
                                                                    reconcile_now, generate):
     customers, transactions = generate
@@ -33,7 +27,7 @@ def test_generate_then_ingest_with_no_sleep_leaves_reconcile_clean(stack, ingest
 
 
 def test_a_backlog_bigger_than_a_batch_is_applied_in_several_and_stays_exact(
-        stack, spark, ingest_now, reconcile_now, generate):
+        stack, spark, ingest_now, reconcile_now, generate, delta_version):
     from delta.tables import DeltaTable
 
     customers, transactions = generate
@@ -44,7 +38,7 @@ def test_a_backlog_bigger_than_a_batch_is_applied_in_several_and_stays_exact(
     # rows an earlier one appended, which silver has to merge.
     transactions(date(2026, 10, 12), 2_000, seed=7, updates=0.2, deletes=0.1)
     silver = lake.silver(TRANSACTIONS).path(stack)
-    before = delta_version(spark, silver)
+    before = delta_version(silver)
 
     result = ingest_now(ingest_max_batch_records=1_000)
 
@@ -56,16 +50,16 @@ def test_a_backlog_bigger_than_a_batch_is_applied_in_several_and_stays_exact(
     assert report["clean"], report
 
 
-def test_ingest_with_nothing_new_commits_nothing(stack, spark, ingest_now):
+def test_ingest_with_nothing_new_commits_nothing(stack, ingest_now, delta_version):
     ingest_now()
     paths = [t.path(stack) for s in CAPTURED for t in (lake.silver(s), lake.changelog(s))]
-    before = {p: delta_version(spark, p) for p in paths}
+    before = {p: delta_version(p) for p in paths}
 
     result = ingest_now()
 
     # No new offsets on the topics: the availableNow query runs no batch at all.
     assert result.stats.batches == 0
-    assert {p: delta_version(spark, p) for p in paths} == before
+    assert {p: delta_version(p) for p in paths} == before
 
 
 def test_the_cli_reports_its_figures_as_json_and_reconcile_exits_zero(stack, txlake_cli):

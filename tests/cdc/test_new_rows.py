@@ -6,6 +6,7 @@ in deletion vectors."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -79,11 +80,11 @@ def test_new_inserts_are_appended_once_each(stack, spark, pg, user, ingest_now, 
 
 
 def test_a_batch_merges_its_new_rows_with_the_changes_of_older_ones_in_one_commit(
-        stack, spark, pg, user, ingest_now, reconcile_now):
+        stack, spark, pg, user, ingest_now, reconcile_now, delta_version):
     new, changed, reinserted = _ids("new", "changed", "reinserted")
     _insert(pg, user, changed, reinserted)
     ingest_now()
-    before = _silver_version(stack, spark)
+    before = delta_version(lake.silver(TRANSACTIONS).path(stack))
     _insert(pg, user, new)
     pg.execute("UPDATE transactions SET amount = 6.50 WHERE transaction_id = %s", (changed,))
     # Its first change in the batch is the delete: silver holds the row.
@@ -93,7 +94,7 @@ def test_a_batch_merges_its_new_rows_with_the_changes_of_older_ones_in_one_commi
 
     ingest_now()
 
-    assert _silver_version(stack, spark) == before + 1
+    assert delta_version(lake.silver(TRANSACTIONS).path(stack)) == before + 1
     metrics = _last_merge_metrics(stack, spark)
     assert (metrics["numTargetRowsInserted"], metrics["numTargetRowsUpdated"]) == ("1", "2")
     assert (_amounts(stack, spark, changed), _amounts(stack, spark, reinserted),
@@ -103,14 +104,14 @@ def test_a_batch_merges_its_new_rows_with_the_changes_of_older_ones_in_one_commi
 
 
 def test_a_merge_replayed_after_a_crash_inserts_its_new_rows_once(
-        stack, spark, pg, user, ingest_now, reconcile_now):
+        stack, spark, pg, user, ingest_now, reconcile_now, delta_version):
     changed, new = _ids("changed", "new")
     _insert(pg, user, changed)
     ingest_now()
     _insert(pg, user, new)
     pg.execute("UPDATE transactions SET amount = 6.50 WHERE transaction_id = %s", (changed,))
     ingest_now()
-    merged = _silver_version(stack, spark)
+    merged = delta_version(lake.silver(TRANSACTIONS).path(stack))
     batch_id = int(_last_merge_commit(stack, spark).userMetadata.rpartition("=")[2])
     records, lsns = _records_of(stack, spark, (new, "c"), (changed, "u"))
     # The crash replayed: silver's MERGE committed, bronze's append did not.
@@ -122,7 +123,7 @@ def test_a_merge_replayed_after_a_crash_inserts_its_new_rows_once(
 
     applier(records, batch_id)
 
-    assert _silver_version(stack, spark) == merged  # the MERGE found its mark
+    assert delta_version(lake.silver(TRANSACTIONS).path(stack)) == merged  # the MERGE found its mark
     assert (_amounts(stack, spark, changed), _amounts(stack, spark, new)) == (["6.50"], ["5.25"])
     report = reconcile_now()
     assert report["clean"], report
@@ -187,15 +188,9 @@ def _last_merge_metrics(stack, spark) -> dict[str, str]:
     return _last_merge_commit(stack, spark).operationMetrics
 
 
-def _silver_version(stack, spark) -> int:
-    return _version(spark, lake.silver(TRANSACTIONS).path(stack))
-
-
 def _records_of(stack, spark, *events: tuple[str, str]):
     """The Kafka records of these (transaction id, op) events, as a
     micro-batch gets them, and their LSNs (found by their place in bronze)."""
-    import json
-
     wanted = " OR ".join(f"(key = '{key}' AND op = '{op}')" for key, op in events)
     rows = (spark.read.format("delta").load(lake.changelog(TRANSACTIONS).path(stack))
             .where(wanted).select("topic", "partition", "offset", "lsn").collect())
@@ -210,12 +205,6 @@ def _records_of(stack, spark, *events: tuple[str, str]):
                .option("startingOffsets", json.dumps({topic: first}))
                .option("endingOffsets", json.dumps({topic: after})).load())
     return records, [row.lsn for row in rows]
-
-
-def _version(spark, path: str) -> int:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.forPath(spark, path).history(1).collect()[0].version
 
 
 def _compact_silver(stack, spark) -> None:
